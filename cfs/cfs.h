@@ -1,0 +1,59 @@
+/* cfs.h - the daemon's context: options and the modules it wires together.
+ *
+ * There are no process-wide globals: main() builds one struct cfs and every
+ * module reaches what it needs through it (FUSE through the session's user
+ * data, corosync callbacks through their context pointer). */
+#ifndef PVECFS_CFS_H
+#define PVECFS_CFS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "change.h"
+#include "tree.h"
+
+struct cfs_options {
+	const char *node;     /* this node's name */
+	const char *mount;    /* mount point, default /etc/pve */
+	const char *data;     /* holds config.db, default /var/lib/pvecfs */
+	const char *run;      /* pid file, sockets, default /run/pvecfs */
+	bool foreground;
+	bool local;           /* no corosync */
+	bool debug;
+	struct tree_limits limits;
+	unsigned lock_timeout; /* seconds until a priv/lock directory expires */
+	double cache_timeout;  /* kernel entry/attr cache timeout, seconds */
+};
+
+struct store;
+struct apply;
+struct locks;
+struct fs;
+struct notify;
+
+struct cfs {
+	struct cfs_options opt;
+	uint32_t node_id;       /* 0 in local mode until the cluster says otherwise */
+	gid_t www_gid;          /* group of the tree: www-data if it exists, else root */
+	time_t start_time;
+	struct tree *tree;
+	struct store *store;
+	struct apply *apply;
+	struct locks *locks;
+	struct fs *fs;
+	struct notify *notify;
+};
+
+/* The single write path: submit one change made on this node and wait until
+ * it is applied here (or failed).  Returns 0 or a negative errno; -EACCES
+ * while writes are not allowed (no quorum, store failure). */
+int cfs_submit(struct cfs *cfs, struct change *c);
+
+/* Whether writes are currently accepted (quorate and healthy). */
+bool cfs_writable(struct cfs *cfs);
+
+/* Creates the directories every node needs if missing (via cfs_submit). */
+int cfs_ensure_layout(struct cfs *cfs);
+
+#endif

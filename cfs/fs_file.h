@@ -1,0 +1,32 @@
+/* fs_file.h - an open file of the mount.
+ *
+ * Reads are served from a snapshot of the content taken at open (a
+ * reference to the immutable blob), so a reader never sees a half-written
+ * file.  Writes go to a private copy made on the first write and are
+ * committed as one CHANGE_WRITE at close (flush) or fsync.  A write that
+ * fails (EFBIG, ...) poisons the handle: nothing of it is ever committed
+ * and every later flush reports the error. */
+#ifndef PVECFS_FS_FILE_H
+#define PVECFS_FS_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct cfs;
+struct tree;
+struct fs_file;
+
+int fs_file_open(struct tree *t, uint64_t inode, int flags, struct fs_file **out);
+int fs_file_open_virtual(struct cfs *cfs, size_t index, int flags, struct fs_file **out);
+void fs_file_close(struct fs_file *f);
+
+size_t fs_file_read(struct fs_file *f, char *buf, size_t size, off_t off);
+int fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, size_t max_size);
+int fs_file_truncate(struct fs_file *f, off_t size, size_t max_size);
+size_t fs_file_size(struct fs_file *f);
+
+/* Commits pending writes (no-op if none). 0 or a negative errno. */
+int fs_file_commit(struct fs_file *f, struct cfs *cfs);
+
+#endif
