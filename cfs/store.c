@@ -252,6 +252,11 @@ static int create_database(const char *path, char **why)
 	unlink_with_suffix(tmp, "-journal");
 	unlink_with_suffix(tmp, "-shm");
 
+	/* The tree holds secrets (priv/): the file and its WAL (which SQLite
+	 * creates with the database's mode) are for root only. */
+	_cleanup_close_ int created = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (created < 0)
+		return fail_why(why, -errno, "%s: cannot create the database: %m", tmp);
 	int r = write_new_database(tmp, why);
 	if (r == 0) {
 		_cleanup_close_ int fd = open(tmp, O_RDONLY | O_CLOEXEC);
@@ -366,6 +371,15 @@ static int check_tables(sqlite3 *db, const char *path, char **why)
 	return 0;
 }
 
+static void remove_created_sidecars(const char *wal, bool had_wal, const char *shm, bool had_shm)
+{
+	struct stat st;
+	if (!had_wal && stat(wal, &st) == 0 && st.st_size == 0)
+		(void)unlink(wal);
+	if (!had_shm)
+		(void)unlink(shm);
+}
+
 /* All the checks that decide whether we may use path, on a read-only
  * connection so that a refused file stays byte-identical. */
 static int check_database(const char *path, char **why)
@@ -380,12 +394,13 @@ static int check_database(const char *path, char **why)
 				"%s: not a pvecfs database (empty file); move it away to start"
 				" with an empty tree, or restore from a backup", path);
 
-	/* A read-only connection to a WAL database creates a -shm file that
-	 * our exclusive-mode connection never uses: remove it if it is ours. */
-	_cleanup_free_ char *shm = NULL;
-	if (asprintf(&shm, "%s-shm", path) < 0)
+	/* A read-only connection to a WAL database creates an empty -wal and
+	 * a -shm file (which our exclusive-mode connection never uses): remove
+	 * the ones it created so that a refused database is left as found. */
+	_cleanup_free_ char *wal = NULL, *shm = NULL;
+	if (asprintf(&wal, "%s-wal", path) < 0 || asprintf(&shm, "%s-shm", path) < 0)
 		return -ENOMEM;
-	bool had_shm = access(shm, F_OK) == 0;
+	bool had_wal = access(wal, F_OK) == 0, had_shm = access(shm, F_OK) == 0;
 
 	sqlite3 *db = NULL;
 	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
@@ -402,8 +417,8 @@ static int check_database(const char *path, char **why)
 	if (rc == SQLITE_OK && r == 0)
 		r = check_tables(db, path, why);
 	sqlite3_close(db);
-	if (!had_shm)
-		(void)unlink(shm);
+	if (r != -EBUSY) /* else they belong to the process holding the lock */
+		remove_created_sidecars(wal, had_wal, shm, had_shm);
 	return r;
 }
 

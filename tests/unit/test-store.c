@@ -255,6 +255,10 @@ static bool open_is_refused(struct scratch *sc, int err1, int err2, const char *
 {
 	ssize_t before_size, after_size;
 	_cleanup_free_ char *before = read_file(sc->db, &before_size);
+	char wal[128], shm[128];
+	snprintf(wal, sizeof(wal), "%s-wal", sc->db);
+	snprintf(shm, sizeof(shm), "%s-shm", sc->db);
+	bool had_wal = file_exists(wal), had_shm = file_exists(shm);
 	struct store *s = NULL;
 	_cleanup_free_ char *why = NULL;
 	int r = store_open(sc->dir, &s, &why);
@@ -267,7 +271,8 @@ static bool open_is_refused(struct scratch *sc, int err1, int err2, const char *
 	_cleanup_free_ char *after = read_file(sc->db, &after_size);
 	bool ok = (r == err1 || r == err2) && s == NULL && why && strstr(why, sc->db) &&
 		  (!reason || strstr(why, reason)) && before_size == after_size &&
-		  (before_size <= 0 || memcmp(before, after, (size_t)before_size) == 0);
+		  (before_size <= 0 || memcmp(before, after, (size_t)before_size) == 0) &&
+		  had_wal == file_exists(wal) && had_shm == file_exists(shm);
 	if (!ok)
 		fprintf(stderr, "  r=%d why=%s size %zd -> %zd\n", r, why ? why : "(null)",
 			before_size, after_size);
@@ -283,7 +288,9 @@ static void test_missing_database_is_created_and_loads_as_empty_tree(void)
 	_cleanup_store_ struct store *s = NULL;
 	_cleanup_free_ char *why = NULL;
 	CHECK_INT(store_open(sc.dir, &s, &why), 0);
-	CHECK(file_exists(sc.db));
+	struct stat st;
+	CHECK_INT(stat(sc.db, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0600); /* secrets live in it */
 	char tmp[128];
 	snprintf(tmp, sizeof(tmp), "%s.new", sc.db);
 	CHECK(!file_exists(tmp));
