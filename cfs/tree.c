@@ -1077,8 +1077,9 @@ static int link_pending(struct tree_state *s)
 		struct pending_link *l = &g_array_index(s->pending, struct pending_link, i);
 		struct node *parent = state_node(s, l->parent);
 		if (!parent || parent->type != TREE_DIR) {
-			log_error("tree load: inode %" PRIu64 " has parent %" PRIu64
-				  ", which is not a directory", l->node->inode, l->parent);
+			log_error("tree load: inode %" PRIu64 " has parent %" PRIu64 ", which %s",
+				  l->node->inode, l->parent,
+				  parent ? "is not a directory" : "does not exist");
 			return -EUCLEAN;
 		}
 		if (node_child(parent, l->node->name)) {
@@ -1133,7 +1134,7 @@ static int finish_locked(struct tree_state *s, uint64_t version)
 		struct node *n = value;
 		if (n->version > version || n->inode > version) {
 			log_error("tree load: inode %" PRIu64 " (version %" PRIu64
-				  ") is newer than the tree (version %" PRIu64 ")",
+				  ") is beyond the tree's version %" PRIu64,
 				  n->inode, n->version, version);
 			return -EUCLEAN;
 		}
