@@ -258,6 +258,7 @@ static int check_volumes(const struct qemu_cmd *cmd, char *err, size_t errlen)
 	return 0;
 }
 
+/* mkdir -p of the directory that holds path. */
 static int make_parent_dir(const char *path)
 {
 	_cleanup_free_ char *dir = strdup(path);
@@ -267,6 +268,15 @@ static int make_parent_dir(const char *path)
 	if (!slash || slash == dir)
 		return 0;
 	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int r = mkdir(dir, 0755) < 0 && errno != EEXIST ? -errno : 0;
+		*p = '/';
+		if (r < 0)
+			return r;
+	}
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
