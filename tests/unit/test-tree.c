@@ -4,6 +4,7 @@
  * exactly as it was (same checksum, same version): a failed change must
  * consume no version and change nothing, or the cluster diverges. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -1257,6 +1258,59 @@ static void test_swap_exchanges_contents(void)
 	tree_free(b);
 }
 
+/* ---- concurrency ---- */
+
+struct reader {
+	struct tree *tree;
+	volatile int stop;
+	long reads;
+};
+
+static int count_entry(void *ctx, const char *name, const struct tree_attr *attr)
+{
+	struct reader *r = ctx;
+	struct tree_blob *b = NULL;
+	if (attr->type == TREE_FILE && tree_get_blob(r->tree, attr->inode, &b) == 0)
+		tree_blob_unref(b);
+	__atomic_add_fetch(&r->reads, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void *read_loop(void *arg)
+{
+	struct reader *r = arg;
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		struct tree_attr a;
+		if (tree_resolve(r->tree, "/a", &a) == 0 && a.type == TREE_DIR)
+			tree_list(r->tree, a.inode, count_entry, r);
+		tree_list(r->tree, TREE_ROOT_INODE, count_entry, r);
+		char *p = tree_path(r->tree, tree_version(r->tree));
+		free(p);
+	}
+	return NULL;
+}
+
+static void test_readers_run_alongside_apply(void)
+{
+	struct tree *t = tree_default(), *serial = tree_default();
+	struct reader r = { .tree = t };
+	pthread_t threads[2];
+	for (int i = 0; i < 2; i++)
+		CHECK_OK(pthread_create(&threads[i], NULL, read_loop, &r));
+	long applied = random_changes(t, 6, 3000);
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 2; i++)
+		pthread_join(threads[i], NULL);
+	CHECK(applied > 0);
+	CHECK_INT(random_changes(serial, 6, 3000), applied);
+	char a[65], b[65];
+	tree_checksum(t, a);
+	tree_checksum(serial, b);
+	CHECK_STR(a, b);
+	tree_free(t);
+	tree_free(serial);
+}
+
 static const struct test tests[] = {
 	TEST(test_empty_tree_is_root_at_version_1),
 	TEST(test_create_file_gets_next_version_as_inode),
@@ -1327,6 +1381,7 @@ static const struct test tests[] = {
 	TEST(test_blob_survives_a_write),
 	TEST(test_blob_refcount),
 	TEST(test_swap_exchanges_contents),
+	TEST(test_readers_run_alongside_apply),
 };
 
 TEST_MAIN(tests)
