@@ -198,8 +198,11 @@ static int parse_list(const struct parser *p, const struct field *f, struct span
 	struct span rest = sp, item;
 	int r;
 	memset(set, 0, sizeof(*set));
-	if (sp.len == 0)
-		return parse_fail(p, sp, "empty");
+	if (sp.len == 0) {
+		char msg[32];
+		snprintf(msg, sizeof(msg), "missing %s", f->name);
+		return parse_fail(p, sp, msg);
+	}
 	for (;;) {
 		bool more = span_split(rest, ",", &item, &rest);
 		if (!more)
