@@ -154,11 +154,11 @@ int backup_archive_list(const char *dir, unsigned vmid, struct backup_archive **
 static int by_group_newest_first(const void *pa, const void *pb)
 {
 	const struct backup_archive *a = pa, *b = pb;
+	if (a->vmid != b->vmid)
+		return a->vmid < b->vmid ? -1 : 1;
 	int c = strcmp(a->type, b->type);
 	if (c)
 		return c;
-	if (a->vmid != b->vmid)
-		return a->vmid < b->vmid ? -1 : 1;
 	if (a->time != b->time)
 		return a->time > b->time ? -1 : 1;
 	return -strcmp(a->name, b->name);

@@ -38,7 +38,7 @@ int backup_archive_parse_name(const char *name, struct backup_archive *out);
 int backup_archive_list(const char *dir, unsigned vmid, struct backup_archive **out, size_t *n);
 
 /* Apply SPEC to each backup group (same type and vmid) of ARCHIVES: sorts
- * them by type, then vmid, then newest first, and sets each reason.
+ * them by vmid, then type, then newest first, and sets each reason.
  * Returns 0 or -ENOMEM. */
 int backup_plan_prune(const struct prune_spec *spec, struct backup_archive *archives, size_t n);
 
