@@ -135,7 +135,7 @@ int apply_batch(struct apply *a, const struct change *changes, size_t n, int *re
 	size_t applied = 0;
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		results[i] = tree_apply(a->tree, &changes[i], &res[i]);
-		if (results[i] < 0)
+		if (results[i] < 0 || res[i].version == 0) /* failed, or a no-op rename */
 			continue;
 		applied++;
 		r = persist_result(a, &res[i]);
@@ -160,7 +160,7 @@ int apply_batch(struct apply *a, const struct change *changes, size_t n, int *re
 		return -EIO;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (results[i] < 0)
+		if (results[i] < 0 || res[i].version == 0)
 			continue;
 		for (int k = 0; k < a->n_observers; k++)
 			a->observers[k].applied(a->observers[k].ctx, &changes[i], &res[i]);

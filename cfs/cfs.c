@@ -7,17 +7,23 @@
 #include <time.h>
 
 #include "apply.h"
+#include "cluster.h"
 #include "locks.h"
 #include "log.h"
+#include "msg.h"
 
 bool cfs_writable(struct cfs *cfs)
 {
-	return !apply_failed(cfs->apply);
+	if (apply_failed(cfs->apply))
+		return false;
+	return !cfs->cluster || cluster_quorate(cfs->cluster);
 }
 
 int cfs_submit(struct cfs *cfs, struct change *c)
 {
 	c->writer = cfs->node_id;
+	if (cfs->cluster)
+		return cluster_submit(cfs->cluster, c);
 	if (apply_failed(cfs->apply))
 		return -EACCES;
 	int result;
@@ -45,4 +51,14 @@ int cfs_ensure_layout(struct cfs *cfs)
 			return log_error_errno(r, "cannot create %s", path);
 	}
 	return 0;
+}
+
+void cfs_deliver_other(struct cfs *cfs, const struct msg_header *h, struct msg_reader *r)
+{
+	log_debug("ignoring a cluster message of unknown type %u from node %u", h->type, h->sender);
+}
+
+void cfs_node_left(struct cfs *cfs, uint32_t nodeid)
+{
+	log_info("node %u left the cluster group", nodeid);
 }

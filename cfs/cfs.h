@@ -31,6 +31,9 @@ struct apply;
 struct locks;
 struct fs;
 struct notify;
+struct cluster;
+struct msg_header;
+struct msg_reader;
 
 struct cfs {
 	struct cfs_options opt;
@@ -43,6 +46,7 @@ struct cfs {
 	struct locks *locks;
 	struct fs *fs;
 	struct notify *notify;
+	struct cluster *cluster; /* NULL in local mode */
 };
 
 /* The single write path: submit one change made on this node and wait until
@@ -52,6 +56,11 @@ int cfs_submit(struct cfs *cfs, struct change *c);
 
 /* Whether writes are currently accepted (quorate and healthy). */
 bool cfs_writable(struct cfs *cfs);
+
+/* A delivered cluster frame that is not a tree change (status, log). */
+void cfs_deliver_other(struct cfs *cfs, const struct msg_header *h, struct msg_reader *r);
+/* A node left the CPG group: drop what it published. */
+void cfs_node_left(struct cfs *cfs, uint32_t nodeid);
 
 /* Creates the directories every node needs if missing (via cfs_submit). */
 int cfs_ensure_layout(struct cfs *cfs);

@@ -5,9 +5,14 @@
 #include <string.h>
 
 #include "cfs.h"
+#include "cluster.h"
 
 void cluster_view_get(struct cfs *cfs, struct cluster_view *view)
 {
+	if (cfs->cluster) {
+		cluster_fill_view(cfs->cluster, view);
+		return;
+	}
 	memset(view, 0, sizeof(*view));
 	snprintf(view->cluster_name, sizeof(view->cluster_name), "%s", "local");
 	view->config_version = 1;

@@ -19,6 +19,7 @@
 #include "apply.h"
 #include "cfs.h"
 #include "cleanup.h"
+#include "cluster.h"
 #include "daemon.h"
 #include "fs.h"
 #include "locks.h"
@@ -118,10 +119,6 @@ static int parse_options(int argc, char **argv, struct cfs_options *o)
 		fprintf(stderr, "pvecfs: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!o->local) {
-		fprintf(stderr, "pvecfs: cluster mode is not available in this build yet; use --local\n");
-		return -ENOTSUP;
-	}
 	return 0;
 }
 
@@ -199,8 +196,34 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
+/* In cluster mode the node's directories can only be created once the
+ * node is quorate and synced: a short-lived thread waits for that. */
+static void *layout_thread(void *arg)
+{
+	struct cfs *cfs = arg;
+	for (;;) {
+		if (cfs_writable(cfs) && cluster_synced(cfs->cluster) && cfs_ensure_layout(cfs) == 0)
+			return NULL;
+		sleep(1);
+	}
+}
+
+static int start_cluster(struct cfs *cfs)
+{
+	int r = cluster_start(cfs, &cfs->cluster);
+	if (r < 0)
+		return log_error_errno(r, "cannot start the cluster thread");
+	pthread_t t;
+	r = pthread_create(&t, NULL, layout_thread, cfs);
+	if (r == 0)
+		pthread_detach(t);
+	return -r;
+}
+
 static void teardown(struct cfs *cfs)
 {
+	cluster_stop(cfs->cluster);
+	cfs->cluster = NULL;
 	if (cfs->notify)
 		notify_stop(cfs->notify);
 	fs_unmount(cfs->fs);
@@ -237,9 +260,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pvecfs: %s\n", err);
 		return 1;
 	}
-	if (open_state(&cfs) < 0 || wire_modules(&cfs) < 0 || cfs_ensure_layout(&cfs) < 0) {
+	if (open_state(&cfs) < 0 || wire_modules(&cfs) < 0) {
 		teardown(&cfs);
 		return 1;
+	}
+	if (cfs.opt.local) {
+		/* A database changed in local mode never wins a cluster sync. */
+		if (store_meta_set(cfs.store, "local_mode", "1") < 0 || cfs_ensure_layout(&cfs) < 0) {
+			teardown(&cfs);
+			return 1;
+		}
 	}
 
 	int ready_fd = -1;
@@ -254,6 +284,11 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (!cfs.opt.local && start_cluster(&cfs) < 0) {
+		daemon_ready(ready_fd, 1);
+		teardown(&cfs);
+		return 1;
+	}
 	int r = fs_mount(&cfs, &cfs.fs);
 	if (r < 0) {
 		log_error("cannot mount on %s", cfs.opt.mount);
