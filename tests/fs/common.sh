@@ -61,8 +61,8 @@ json_get() {
   "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
-# daemon_stop_status SIGNAL: stop the daemon started last with SIGNAL and
-# print its exit status (waits up to 60 s).
+# daemon_stop_status SIGNAL: stop the daemon started last with SIGNAL and set
+# STOP_RC to its exit status (waits up to 60 s, then kills it: STOP_RC=hung).
 daemon_stop_status() {
   local i
   kill -"$1" "$PVECFS_PID" 2>/dev/null
@@ -70,11 +70,32 @@ daemon_stop_status() {
     kill -0 "$PVECFS_PID" 2>/dev/null || break
     sleep 0.05
   done
+  if kill -0 "$PVECFS_PID" 2>/dev/null; then
+    kill -KILL "$PVECFS_PID"; wait "$PVECFS_PID" 2>/dev/null
+    STOP_RC=hung
+    return 0
+  fi
   wait "$PVECFS_PID"
-  echo $?
+  STOP_RC=$?
+}
+
+# stored_sum DIR: like tree_sum, but only what is stored: without the
+# built-in symlinks (their times are the daemon's start time).
+stored_sum() {
+  (cd "$1" && find . -path './.*' -prune -o -type l -prune -o -printf '%y %p %s %T@\n' | LC_ALL=C sort &&
+    find . -path './.*' -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0r cat) | sha256sum | cut -d' ' -f1
 }
 
 # db_sum DIR: checksum of the database file(s) in a data directory.
 db_sum() {
   (cd "$1" && cat config.db config.db-wal 2>/dev/null) | sha256sum | cut -d' ' -f1
 }
+
+# FSTESTS_KEEP=DIR keeps the daemon log of a run there (for debugging).
+fs_keep_artifacts() {
+  if [ -n "${FSTESTS_KEEP:-}" ]; then
+    mkdir -p "$FSTESTS_KEEP" && cp "$T"/*.log "$T"/*.err "$FSTESTS_KEEP"/ 2>/dev/null
+  fi
+  return 0
+}
+LIB_EXTRA_CLEANUP=fs_keep_artifacts

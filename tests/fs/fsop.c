@@ -111,6 +111,24 @@ static int cmd_write(char **a)
 	return 0;
 }
 
+/* write-futimens PATH FLAGS DATA SECONDS: open, write, futimens (mtime and
+ * atime SECONDS) on the open descriptor, close: what tar and cp -p do. */
+static int cmd_write_futimens(char **a)
+{
+	int fd;
+	if (open_flags(a[0], a[1], &fd) < 0)
+		return report("open");
+	if (write_all(fd, a[2], strlen(a[2])) < 0)
+		return report("write");
+	struct timespec ts[2] = { { .tv_sec = (time_t)strtoll(a[3], NULL, 10) },
+				  { .tv_sec = (time_t)strtoll(a[3], NULL, 10) } };
+	if (futimens(fd, ts) < 0)
+		return report("futimens");
+	if (close(fd) < 0)
+		return report("close");
+	return 0;
+}
+
 /* fill PATH FLAGS SIZE: open, write SIZE bytes of 'x' in 4 KiB calls, close. */
 static int cmd_fill(char **a)
 {
@@ -272,6 +290,7 @@ static const struct command commands[] = {
 	{ "getxattr", 2, "PATH NAME" },
 	{ "open", 2, "PATH FLAGS" },
 	{ "write", 3, "PATH FLAGS DATA" },
+	{ "write-futimens", 4, "PATH FLAGS DATA SECONDS" },
 	{ "fill", 3, "PATH FLAGS SIZE" },
 	{ "pwrite", 3, "PATH OFFSET DATA" },
 	{ "write-hold", 3, "PATH DATA SECONDS" },
@@ -319,6 +338,8 @@ static int run(const char *cmd, char **a, int n)
 		return cmd_open(a);
 	if (!strcmp(cmd, "write"))
 		return cmd_write(a);
+	if (!strcmp(cmd, "write-futimens"))
+		return cmd_write_futimens(a);
 	if (!strcmp(cmd, "fill"))
 		return cmd_fill(a);
 	if (!strcmp(cmd, "pwrite"))
