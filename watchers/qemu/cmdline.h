@@ -50,4 +50,35 @@ void qemu_cmd_clear(struct qemu_cmd *cmd);
 /* True if /dev/kvm can be opened read-write (what QEMU needs for -accel kvm). */
 bool qemu_kvm_usable(void);
 
+struct vmconf;
+struct parse_error;
+
+/* Turn a volume "storage:name" of VM vmid into a path (malloc'ed) and say
+ * whether it is a block device.  Fails with a parse_error whose key is left
+ * for the caller to fill (the disk key).  See storage.h for the storage.cfg
+ * implementation. */
+typedef int (*qemu_volume_resolver_fn)(void *userdata, unsigned vmid, const char *volume, char **path,
+				       bool *block_device, struct parse_error *err);
+
+struct qemu_cmd_options {
+	const char *run_dir;		/* default /run/pvecfs */
+	const char *qemu_binary;	/* default qemu-system-x86_64 */
+	enum qemu_accel accel;
+	bool start_paused;		/* add -S: vm_start sets up the taps, then cont */
+	const char *ovmf_code;		/* NULL: search /usr/share/OVMF */
+	qemu_volume_resolver_fn resolve_volume; /* NULL: only absolute paths work */
+	void *resolver_data;
+	/* Where to say "KVM not usable, using TCG" and other notes; NULL: log_info. */
+	void (*note)(void *userdata, const char *text);
+	void *note_data;
+};
+
+/* Build the command for VM vmid from its parsed config (file names it in
+ * errors).  Returns 0, or -EINVAL with err = "file:line: key 'k': reason"
+ * for what cannot be run (an unsupported storage, a volume that cannot be
+ * resolved, a serial0 vga without serial0...), -ENOENT when the firmware is
+ * missing.  Nothing is touched; cmd must be zeroed, qemu_cmd_clear it. */
+int qemu_cmd_build(struct qemu_cmd *cmd, unsigned vmid, const struct vmconf *conf, const char *file,
+		   const struct qemu_cmd_options *opts, struct parse_error *err);
+
 #endif
