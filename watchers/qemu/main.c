@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "cmdline.h"
 #include "log.h"
+#include "schemas.h"
 #include "sectioncfg.h"
 #include "storage.h"
 #include "vmconf.h"
@@ -114,7 +115,7 @@ static int load_storage(const char *root, struct sectioncfg **cfg, char **file, 
 		parse_error_at(err, *file, 0);
 		return -EINVAL;
 	}
-	return sectioncfg_parse(text, (size_t)len, *file, NULL, print_warning, NULL, cfg, err);
+	return sectioncfg_parse(text, (size_t)len, *file, &schema_storage_cfg, print_warning, NULL, cfg, err);
 }
 
 static void short_hostname(char *buf, size_t size)
