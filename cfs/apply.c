@@ -103,6 +103,17 @@ static int persist_result(struct apply *a, const struct tree_result *res)
 	return 0;
 }
 
+/* Tells observers the tree was replaced; `old` holds the previous content. */
+static void notify_replaced(struct apply *a, struct tree *old)
+{
+	for (int i = 0; i < a->n_observers; i++) {
+		if (a->observers[i].replaced)
+			a->observers[i].replaced(a->observers[i].ctx, old);
+		if (a->observers[i].reset)
+			a->observers[i].reset(a->observers[i].ctx);
+	}
+}
+
 /* Undo in-memory effects of a batch whose commit failed. */
 static void reload_after_store_error(struct apply *a)
 {
@@ -118,10 +129,8 @@ static void reload_after_store_error(struct apply *a)
 		return;
 	}
 	tree_swap(a->tree, fresh);
+	notify_replaced(a, fresh);
 	tree_free(fresh);
-	for (int i = 0; i < a->n_observers; i++)
-		if (a->observers[i].reset)
-			a->observers[i].reset(a->observers[i].ctx);
 }
 
 int apply_batch(struct apply *a, const struct change *changes, size_t n, int *results)
@@ -176,9 +185,7 @@ int apply_replace_tree(struct apply *a, struct tree *fresh)
 	if (r == 0) {
 		tree_swap(a->tree, fresh);
 		a->failed = false;
-		for (int i = 0; i < a->n_observers; i++)
-			if (a->observers[i].reset)
-				a->observers[i].reset(a->observers[i].ctx);
+		notify_replaced(a, fresh);
 	}
 	pthread_mutex_unlock(&a->lock);
 	return r;

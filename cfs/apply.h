@@ -23,6 +23,10 @@ struct apply_observer {
 	void (*applied)(void *ctx, const struct change *c, const struct tree_result *res);
 	/* The whole tree was replaced (state sync, reload after a store error). */
 	void (*reset)(void *ctx);
+	/* Optional, called just before reset() with the tree's previous
+	 * content (read-only, valid only during the call), so an observer can
+	 * compute what changed. */
+	void (*replaced)(void *ctx, struct tree *old);
 	void *ctx;
 };
 
@@ -38,7 +42,8 @@ int apply_add_observer(struct apply *a, const struct apply_observer *o);
 int apply_batch(struct apply *a, const struct change *changes, size_t n, int *results);
 
 /* Replaces the tree's content with `fresh` (persisted in one transaction)
- * and clears a failed state; observers get reset(). */
+ * and clears a failed state; observers get replaced() and reset().
+ * Afterwards `fresh` holds the previous content (the caller frees it). */
 int apply_replace_tree(struct apply *a, struct tree *fresh);
 
 bool apply_failed(struct apply *a);

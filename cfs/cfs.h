@@ -24,6 +24,7 @@ struct cfs_options {
 	struct tree_limits limits;
 	unsigned lock_timeout; /* seconds until a priv/lock directory expires */
 	double cache_timeout;  /* kernel entry/attr cache timeout, seconds */
+	bool no_replay;        /* no inotify replay of other nodes' changes */
 };
 
 struct store;

@@ -30,6 +30,7 @@
 #include "fs_path.h"
 #include "locks.h"
 #include "log.h"
+#include "notify.h"
 #include "tree.h"
 #include "virtual.h"
 
@@ -147,6 +148,29 @@ static bool is_reserved(fuse_ino_t parent, const char *name)
 	return parent == FUSE_ROOT_ID && virtual_find(name) >= 0;
 }
 
+/* Requests made by the inotify replay thread (notify.h) describe a change
+ * that is already applied: they succeed without submitting anything. */
+static bool from_replayer(fuse_req_t req)
+{
+	return notify_is_replayer(fs_of(req)->cfs->notify, fuse_req_ctx(req)->pid);
+}
+
+/* An entry the replay thread must see (an inode possibly not in the tree). */
+static void reply_replay_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
+			       const struct tree_attr *a, double timeout)
+{
+	struct fs *fs = fs_of(req);
+	int r;
+	_cleanup_free_ char *path = child_path(fs, parent, name, &r);
+	if (!path) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	struct fuse_entry_param e = { .ino = a->inode, .attr_timeout = timeout, .entry_timeout = timeout };
+	fill_stat(fs, a, path, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
 static int submit(struct fs *fs, enum change_op op, const char *path, const char *to,
 		  const void *data, size_t size)
 {
@@ -184,6 +208,17 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	struct tree_attr a;
+	if (from_replayer(req)) {
+		int answer = notify_replay_lookup(fs->cfs->notify, parent, name, &a);
+		if (answer == 1) {
+			reply_replay_entry(req, parent, name, &a, 0);
+			return;
+		}
+		if (answer == 0) {
+			fuse_reply_err(req, ENOENT); /* not cached */
+			return;
+		}
+	}
 	int r = virtual_is_inode(parent) ? -ENOTDIR : tree_lookup(fs->cfs->tree, parent, name, &a);
 	if (r == -ENOENT) {
 		/* Negative entries are cached too; creations invalidate them. */
@@ -314,8 +349,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	int r = virtual_is_inode(ino) ? setattr_virtual(ino, to_set)
-				      : setattr_tree(req, fs, ino, attr, to_set, fi);
+	int r;
+	if (from_replayer(req))
+		r = 0;
+	else
+		r = virtual_is_inode(ino) ? setattr_virtual(ino, to_set)
+					  : setattr_tree(req, fs, ino, attr, to_set, fi);
 	struct stat st;
 	if (r == 0)
 		r = inode_stat(fs, ino, &st);
@@ -384,6 +423,14 @@ static int entry_change(fuse_req_t req, fuse_ino_t parent, const char *name, enu
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	struct tree_attr a;
+	if (from_replayer(req)) {
+		if (notify_replay_attr(fs_of(req)->cfs->notify, &a) < 0)
+			fuse_reply_err(req, EIO);
+		else
+			reply_replay_entry(req, parent, name, &a, fs_of(req)->timeout);
+		return;
+	}
 	uint64_t inode = 0;
 	int r = entry_change(req, parent, name, CHANGE_MKDIR, &inode);
 	if (r < 0)
@@ -394,12 +441,18 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -entry_change(req, parent, name, CHANGE_UNLINK, NULL));
+	if (from_replayer(req))
+		fuse_reply_err(req, 0);
+	else
+		fuse_reply_err(req, -entry_change(req, parent, name, CHANGE_UNLINK, NULL));
 }
 
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -entry_change(req, parent, name, CHANGE_RMDIR, NULL));
+	if (from_replayer(req))
+		fuse_reply_err(req, 0);
+	else
+		fuse_reply_err(req, -entry_change(req, parent, name, CHANGE_RMDIR, NULL));
 }
 
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -407,6 +460,10 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 {
 	struct fs *fs = fs_of(req);
 	int r = 0;
+	if (from_replayer(req)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
 	if (!caller_is_root(req))
 		r = -EACCES;
 	else if (flags & RENAME_EXCHANGE)
@@ -494,10 +551,36 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 }
 
+/* The replay of a remote creation: open what is already there. */
+static void replay_create(fuse_req_t req, fuse_ino_t parent, const char *name, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct tree_attr a;
+	struct fs_file *f = NULL;
+	int r = notify_replay_attr(fs->cfs->notify, &a);
+	if (r == 0)
+		r = fs_file_open(fs->cfs->tree, a.inode, fi->flags & ~O_TRUNC, &f);
+	_cleanup_free_ char *path = r == 0 ? child_path(fs, parent, name, &r) : NULL;
+	if (r < 0) {
+		fs_file_close(f);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	tree_getattr(fs->cfs->tree, a.inode, &a);
+	fi->fh = (uintptr_t)f;
+	struct fuse_entry_param e = { .ino = a.inode, .attr_timeout = fs->timeout, .entry_timeout = fs->timeout };
+	fill_stat(fs, &a, path, &e.attr);
+	fuse_reply_create(req, &e, fi);
+}
+
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
+	if (from_replayer(req)) {
+		replay_create(req, parent, name, fi);
+		return;
+	}
 	int r = caller_is_root(req) ? 0 : -EACCES;
 	if (r == 0 && is_reserved(parent, name))
 		r = -EEXIST;

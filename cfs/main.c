@@ -45,6 +45,7 @@ static void usage(FILE *out)
 		"      --max-inodes N       files and directories (default 262144)\n"
 		"      --lock-timeout SEC   priv/lock expiry (default 120)\n"
 		"      --cache-timeout SEC  kernel attribute/entry cache (default 10)\n"
+		"      --no-inotify-replay  do not replay other nodes' changes as inotify events\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            the version\n");
 }
@@ -69,7 +70,7 @@ static int parse_size(const char *s, size_t *out)
 
 enum {
 	OPT_MOUNT = 256, OPT_DATA, OPT_RUN, OPT_NODE, OPT_MAX_FILE, OPT_MAX_TOTAL,
-	OPT_MAX_INODES, OPT_LOCK_TIMEOUT, OPT_CACHE_TIMEOUT,
+	OPT_MAX_INODES, OPT_LOCK_TIMEOUT, OPT_CACHE_TIMEOUT, OPT_NO_REPLAY,
 };
 
 static int parse_options(int argc, char **argv, struct cfs_options *o)
@@ -89,6 +90,7 @@ static int parse_options(int argc, char **argv, struct cfs_options *o)
 		{ "max-inodes", required_argument, NULL, OPT_MAX_INODES },
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ "cache-timeout", required_argument, NULL, OPT_CACHE_TIMEOUT },
+		{ "no-inotify-replay", no_argument, NULL, OPT_NO_REPLAY },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, r = 0;
@@ -108,6 +110,7 @@ static int parse_options(int argc, char **argv, struct cfs_options *o)
 		case OPT_MAX_INODES: r = parse_size(optarg, &o->limits.max_inodes); break;
 		case OPT_LOCK_TIMEOUT: o->lock_timeout = (unsigned)atoi(optarg); break;
 		case OPT_CACHE_TIMEOUT: o->cache_timeout = atof(optarg); break;
+		case OPT_NO_REPLAY: o->no_replay = true; break;
 		default: usage(stderr); return -EINVAL;
 		}
 		if (r < 0) {
@@ -172,7 +175,7 @@ static int wire_modules(struct cfs *cfs)
 	if (r == 0)
 		r = locks_new(cfs->opt.lock_timeout, &cfs->locks);
 	if (r == 0)
-		r = notify_new(cfs->tree, &cfs->notify);
+		r = notify_new(cfs, !cfs->opt.no_replay, &cfs->notify);
 	if (r < 0)
 		return r;
 	struct apply_observer lo = locks_observer(cfs->locks), no = notify_observer(cfs->notify);
