@@ -224,6 +224,14 @@ node_path() {
   echo "/proc/$(node_pid "$1" holder)/root$2"
 }
 
+# node_umount K PATH: lazily unmount PATH inside node K (e.g. the FUSE mount
+# of a pvecfs that was SIGKILLed, before starting it again).  Succeeds if
+# nothing is mounted there.
+node_umount() {
+  node_exec "$1" sh -c 'mountpoint -q "$1" || exit 0
+    fusermount3 -uz "$1" 2>/dev/null || umount -l "$1"' umount "$2"
+}
+
 # node_start_daemon K NAME CMD...: start a long-running CMD in node K's
 # namespaces, output to $T/n<K>/log/NAME.log, PID recorded as NAME (and
 # tracked for cleanup).  Prints nothing; see node_pid.  Fails if NAME runs.
