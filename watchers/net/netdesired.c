@@ -244,10 +244,8 @@ static int add_address(struct builder *b, struct nd_link *l, const struct ifd_st
 	const struct ifd_option *nm = ifupdown_option(st, "netmask");
 	if (nd_addr_parse(o->value, &a, false) < 0)
 		return net_error_set(b->err, b->file, o->line, "invalid address '%s'", o->value);
-	int want = strcmp(st->family, "inet6") == 0 ? AF_INET6 : AF_INET;
-	if (a.family != want)
-		return net_error_set(b->err, b->file, o->line, "address '%s' is not an %s address",
-				     o->value, st->family);
+	/* ifupdown2 takes either family in either stanza; so do we */
+	int want = a.family;
 	if (!strchr(o->value, '/')) {
 		struct in_addr mask;
 		unsigned long p;

@@ -132,7 +132,7 @@ static void mark_protected(struct planner *p, int ifindex, unsigned guard)
 	if (!l || guard > p->have->n_links || p->protected[l - p->have->links])
 		return;
 	p->protected[l - p->have->links] = true;
-	if (l->parent)
+	if (l->parent && strcmp(l->kind, "vlan") == 0) /* (a veth's IFLA_LINK is its peer) */
 		mark_protected(p, l->parent, guard + 1);
 	for (size_t i = 0; i < p->have->n_links; i++)
 		if (p->have->links[i].master == ifindex)
@@ -631,10 +631,30 @@ static const char *kind_feature(const char *kind)
 	return kind;
 }
 
+/* Every missing feature is reported (in plan order), not only the first,
+ * so one run tells the whole story. */
+static void add_missing(struct net_error *err, bool *first, const struct rc_action *a, bool filtering,
+			const char *what)
+{
+	char msg[200];
+	if (filtering)
+		snprintf(msg, sizeof(msg), "kernel has no %s support: cannot make %s VLAN-aware", what, a->link);
+	else
+		snprintf(msg, sizeof(msg), "kernel has no %s support: cannot create %s", what, a->link);
+	if (*first) {
+		net_error_set(err, a->file, a->line, "%s", msg);
+		*first = false;
+	} else if (err) {
+		size_t len = strlen(err->reason);
+		snprintf(err->reason + len, sizeof(err->reason) - len, "; %s (line %u)", msg, a->line);
+	}
+}
+
 int reconcile_preflight(const struct rc_plan *plan, struct nl_ctx *nl, bool probe_filtering, struct net_error *err)
 {
 	int checked[3] = { 0 }; /* bond, bridge, vlan: 0 unknown, 1 ok, -1 missing */
 	int filtering = 0;
+	bool first = true;
 	for (size_t i = 0; i < plan->n_actions; i++) {
 		const struct rc_action *a = &plan->actions[i];
 		if (a->op >= RC_CREATE_BOND && a->op <= RC_CREATE_VLAN) {
@@ -642,25 +662,18 @@ int reconcile_preflight(const struct rc_plan *plan, struct nl_ctx *nl, bool prob
 			const char *kind = k == 0 ? "bond" : k == 1 ? "bridge" : "vlan";
 			if (!checked[k])
 				checked[k] = nl_probe_kind(nl, kind) == -EOPNOTSUPP ? -1 : 1;
-			if (checked[k] < 0) {
-				net_error_set(err, a->file, a->line, "kernel has no %s support: cannot create %s",
-					      kind_feature(kind), a->link);
-				return -EOPNOTSUPP;
-			}
+			if (checked[k] < 0)
+				add_missing(err, &first, a, false, kind_feature(kind));
 		}
 		bool wants_filtering = (a->op == RC_CREATE_BRIDGE || a->op == RC_BRIDGE_OPTS) && a->br.vlan_filtering == 1;
 		if (wants_filtering && probe_filtering) {
 			if (!filtering)
 				filtering = nl_probe_vlan_filtering(nl) == -EOPNOTSUPP ? -1 : 1;
-			if (filtering < 0) {
-				net_error_set(err, a->file, a->line,
-					      "kernel has no bridge VLAN filtering support: cannot make %s VLAN-aware",
-					      a->link);
-				return -EOPNOTSUPP;
-			}
+			if (filtering < 0)
+				add_missing(err, &first, a, true, "bridge VLAN filtering");
 		}
 	}
-	return 0;
+	return first ? 0 : -EOPNOTSUPP;
 }
 
 static int ifindex_of(const char *name)
