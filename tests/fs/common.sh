@@ -79,6 +79,14 @@ daemon_stop_status() {
   STOP_RC=$?
 }
 
+# expect_exit0 WHAT: STOP_RC must be 0; otherwise show the daemon's last words.
+expect_exit0() {
+  [ "$STOP_RC" = 0 ] && return 0
+  fail "exit status after $1: $STOP_RC; daemon log:"
+  tail -n 15 "$T/daemon.log" | sed 's/^/    | /' >&2
+  return 1
+}
+
 # stored_sum DIR: like tree_sum, but only what is stored: without the
 # built-in symlinks (their times are the daemon's start time).
 stored_sum() {
