@@ -139,17 +139,27 @@ const struct nl_link *nl_find_ifindex(const struct nl_snapshot *snap, int ifinde
 
 bool nl_link_is_owned(const struct nl_link *l) { return strcmp(l->alias, NL_OWNER_ALIAS) == 0; }
 
+/* Attributes by type; types beyond max (a kernel newer than our headers)
+ * are skipped. */
+struct attr_table {
+	const struct nlattr **tb;
+	unsigned max;
+};
+#define ATTRS(tb) (&(struct attr_table){ (tb), ARRAY_SIZE(tb) - 1 })
+
 static int collect_attr(const struct nlattr *attr, void *data)
 {
-	const struct nlattr **tb = data;
-	tb[mnl_attr_get_type(attr)] = attr;
+	struct attr_table *t = data;
+	unsigned type = mnl_attr_get_type(attr);
+	if (type <= t->max)
+		t->tb[type] = attr;
 	return MNL_CB_OK;
 }
 
 static void parse_link_info_data(struct nl_link *l, const struct nlattr *info_data)
 {
 	const struct nlattr *tb[IFLA_BR_MAX + IFLA_BOND_MAX + IFLA_VLAN_MAX + 1] = { 0 };
-	mnl_attr_parse_nested(info_data, collect_attr, tb);
+	mnl_attr_parse_nested(info_data, collect_attr, ATTRS(tb));
 	if (strcmp(l->kind, "bridge") == 0) {
 		if (tb[IFLA_BR_VLAN_FILTERING])
 			l->vlan_filtering = mnl_attr_get_u8(tb[IFLA_BR_VLAN_FILTERING]);
@@ -176,7 +186,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	struct nl_snapshot *snap = st->snap;
 	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *tb[IFLA_MAX + 1] = { 0 };
-	mnl_attr_parse(nlh, sizeof(*ifi), collect_attr, tb);
+	mnl_attr_parse(nlh, sizeof(*ifi), collect_attr, ATTRS(tb));
 	if (!tb[IFLA_IFNAME])
 		return MNL_CB_OK;
 	struct nl_link *arr = realloc(snap->links, (snap->n_links + 1) * sizeof(*arr));
@@ -202,7 +212,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	l->alias[strcspn(l->alias, "\n")] = '\0';
 	if (tb[IFLA_LINKINFO]) {
 		const struct nlattr *info[IFLA_INFO_MAX + 1] = { 0 };
-		mnl_attr_parse_nested(tb[IFLA_LINKINFO], collect_attr, info);
+		mnl_attr_parse_nested(tb[IFLA_LINKINFO], collect_attr, ATTRS(info));
 		if (info[IFLA_INFO_KIND])
 			snprintf(l->kind, sizeof(l->kind), "%s", mnl_attr_get_str(info[IFLA_INFO_KIND]));
 		if (info[IFLA_INFO_DATA])
@@ -217,7 +227,7 @@ static int bridge_vlan_cb(const struct nlmsghdr *nlh, void *data)
 	struct dump_state *st = data;
 	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *tb[IFLA_MAX + 1] = { 0 };
-	mnl_attr_parse(nlh, sizeof(*ifi), collect_attr, tb);
+	mnl_attr_parse(nlh, sizeof(*ifi), collect_attr, ATTRS(tb));
 	struct nl_link *l = (struct nl_link *)nl_find_ifindex(st->snap, ifi->ifi_index);
 	if (!l || !tb[IFLA_AF_SPEC])
 		return MNL_CB_OK;
@@ -249,7 +259,7 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	struct nl_snapshot *snap = st->snap;
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *tb[IFA_MAX + 1] = { 0 };
-	mnl_attr_parse(nlh, sizeof(*ifa), collect_attr, tb);
+	mnl_attr_parse(nlh, sizeof(*ifa), collect_attr, ATTRS(tb));
 	const struct nlattr *ip = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
 	size_t len = ifa->ifa_family == AF_INET ? 4 : ifa->ifa_family == AF_INET6 ? 16 : 0;
 	if (!ip || !len || mnl_attr_get_payload_len(ip) < len)
