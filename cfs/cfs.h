@@ -24,6 +24,7 @@ struct cfs_options {
 	struct tree_limits limits;
 	unsigned lock_timeout; /* seconds until a priv/lock directory expires */
 	double cache_timeout;  /* kernel entry/attr cache timeout, seconds */
+	size_t event_log_size; /* events kept in RAM for subscribers to resume from */
 	bool no_replay;        /* no inotify replay of other nodes' changes */
 };
 
@@ -33,6 +34,10 @@ struct locks;
 struct fs;
 struct notify;
 struct cluster;
+struct events;
+struct nodestatus;
+struct clusterlog;
+struct api;
 struct msg_header;
 struct msg_reader;
 
@@ -48,6 +53,10 @@ struct cfs {
 	struct fs *fs;
 	struct notify *notify;
 	struct cluster *cluster; /* NULL in local mode */
+	struct events *events;         /* event log (apply observer) */
+	struct nodestatus *nodestatus; /* per-node status, RAM only */
+	struct clusterlog *clusterlog; /* the cluster log, RAM only */
+	struct api *api;               /* the Unix socket API */
 };
 
 /* The single write path: submit one change made on this node and wait until

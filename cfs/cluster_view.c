@@ -6,6 +6,7 @@
 
 #include "cfs.h"
 #include "cluster.h"
+#include "clusterlog.h"
 
 void cluster_view_get(struct cfs *cfs, struct cluster_view *view)
 {
@@ -26,6 +27,7 @@ void cluster_view_get(struct cfs *cfs, struct cluster_view *view)
 
 char *cluster_view_clusterlog_json(struct cfs *cfs)
 {
-	(void)cfs;
+	if (cfs->clusterlog)
+		return clusterlog_json(cfs->clusterlog, 0);
 	return strdup("{\n  \"data\": []\n}\n");
 }

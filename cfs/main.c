@@ -16,8 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "apply.h"
 #include "cfs.h"
+#include "clusterlog.h"
+#include "events.h"
+#include "nodestatus.h"
+#include "publish.h"
 #include "cleanup.h"
 #include "cluster.h"
 #include "daemon.h"
@@ -46,6 +51,7 @@ static void usage(FILE *out)
 		"      --lock-timeout SEC   priv/lock expiry (default 120)\n"
 		"      --cache-timeout SEC  kernel attribute/entry cache (default 10)\n"
 		"      --no-inotify-replay  do not replay other nodes' changes as inotify events\n"
+		"      --event-log-size N   events kept for API subscribers to resume (default 10000)\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            the version\n");
 }
@@ -71,6 +77,7 @@ static int parse_size(const char *s, size_t *out)
 enum {
 	OPT_MOUNT = 256, OPT_DATA, OPT_RUN, OPT_NODE, OPT_MAX_FILE, OPT_MAX_TOTAL,
 	OPT_MAX_INODES, OPT_LOCK_TIMEOUT, OPT_CACHE_TIMEOUT, OPT_NO_REPLAY,
+	OPT_EVENT_LOG_SIZE,
 };
 
 static int parse_options(int argc, char **argv, struct cfs_options *o)
@@ -91,6 +98,7 @@ static int parse_options(int argc, char **argv, struct cfs_options *o)
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ "cache-timeout", required_argument, NULL, OPT_CACHE_TIMEOUT },
 		{ "no-inotify-replay", no_argument, NULL, OPT_NO_REPLAY },
+		{ "event-log-size", required_argument, NULL, OPT_EVENT_LOG_SIZE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, r = 0;
@@ -111,6 +119,7 @@ static int parse_options(int argc, char **argv, struct cfs_options *o)
 		case OPT_LOCK_TIMEOUT: o->lock_timeout = (unsigned)atoi(optarg); break;
 		case OPT_CACHE_TIMEOUT: o->cache_timeout = atof(optarg); break;
 		case OPT_NO_REPLAY: o->no_replay = true; break;
+		case OPT_EVENT_LOG_SIZE: r = parse_size(optarg, &o->event_log_size); break;
 		default: usage(stderr); return -EINVAL;
 		}
 		if (r < 0) {
@@ -176,11 +185,19 @@ static int wire_modules(struct cfs *cfs)
 		r = locks_new(cfs->opt.lock_timeout, &cfs->locks);
 	if (r == 0)
 		r = notify_new(cfs, !cfs->opt.no_replay, &cfs->notify);
+	if (r == 0)
+		r = events_new(cfs->opt.event_log_size, tree_version(cfs->tree), &cfs->events);
+	if (r == 0)
+		r = nodestatus_new(&cfs->nodestatus);
+	if (r == 0)
+		r = clusterlog_new(CLUSTERLOG_DEFAULT_CAPACITY, &cfs->clusterlog);
 	if (r < 0)
 		return r;
 	struct apply_observer lo = locks_observer(cfs->locks), no = notify_observer(cfs->notify);
+	struct apply_observer eo = events_observer(cfs->events, cfs->tree);
 	apply_add_observer(cfs->apply, &lo);
 	apply_add_observer(cfs->apply, &no);
+	apply_add_observer(cfs->apply, &eo);
 	locks_seed(cfs->locks, cfs->tree);
 	return 0;
 }
@@ -225,14 +242,21 @@ static int start_cluster(struct cfs *cfs)
 
 static void teardown(struct cfs *cfs)
 {
+	if (cfs->api)
+		cfs_log_cluster(cfs, LOG_NOTICE, "pvecfs stopping on node %s", cfs->opt.node);
 	cluster_stop(cfs->cluster);
 	cfs->cluster = NULL;
+	api_stop(cfs->api); /* after the cluster: nothing applies any more */
+	cfs->api = NULL;
 	if (cfs->notify)
 		notify_stop(cfs->notify);
 	fs_unmount(cfs->fs);
 	notify_free(cfs->notify);
 	locks_free(cfs->locks);
 	apply_free(cfs->apply);
+	events_free(cfs->events);
+	nodestatus_free(cfs->nodestatus);
+	clusterlog_free(cfs->clusterlog);
 	store_close(cfs->store);
 	tree_free(cfs->tree);
 }
@@ -243,6 +267,7 @@ int main(int argc, char **argv)
 		.opt = {
 			.mount = "/etc/pve", .data = "/var/lib/pvecfs", .run = "/run/pvecfs",
 			.limits = TREE_LIMITS_DEFAULT, .lock_timeout = 120, .cache_timeout = 10.0,
+			.event_log_size = 10000,
 		},
 	};
 	if (parse_options(argc, argv, &cfs.opt) < 0)
@@ -292,6 +317,13 @@ int main(int argc, char **argv)
 		teardown(&cfs);
 		return 1;
 	}
+	_cleanup_free_ char *api_path = NULL;
+	if (asprintf(&api_path, "%s/%s", cfs.opt.run, API_SOCKET_NAME) < 0 ||
+	    api_start(&cfs, api_path, &cfs.api) < 0) {
+		daemon_ready(ready_fd, 1);
+		teardown(&cfs);
+		return 1;
+	}
 	int r = fs_mount(&cfs, &cfs.fs);
 	if (r < 0) {
 		log_error("cannot mount on %s", cfs.opt.mount);
@@ -305,6 +337,8 @@ int main(int argc, char **argv)
 	pthread_create(&sig_thread, NULL, signal_thread, &cfs);
 	log_notice("pvecfs %s: node %s, mounted on %s, version %llu", PACKAGE_VERSION, cfs.opt.node,
 		   cfs.opt.mount, (unsigned long long)tree_version(cfs.tree));
+	cfs_log_cluster(&cfs, LOG_NOTICE, "pvecfs %s started on node %s, version %llu", PACKAGE_VERSION,
+			cfs.opt.node, (unsigned long long)tree_version(cfs.tree));
 	daemon_ready(ready_fd, 0);
 
 	r = fs_loop(cfs.fs);
