@@ -40,6 +40,7 @@ struct fs {
 	double timeout;
 	pthread_mutex_t opened_lock;
 	GHashTable *opened_version; /* inode -> version when last opened (keep_cache) */
+	GHashTable *open_files;     /* inode -> GSList of struct fs_file * with writes */
 };
 
 struct fs_dir {
@@ -180,6 +181,32 @@ static int submit(struct fs *fs, enum change_op op, const char *path, const char
 	return cfs_submit(fs->cfs, &c);
 }
 
+/* Writable open files per inode: utimens arrives without a file handle
+ * (the kernel does not pass one), yet must reach pending writes. */
+static void track_open_file(struct fs *fs, uint64_t inode, struct fs_file *f, bool add)
+{
+	pthread_mutex_lock(&fs->opened_lock);
+	gpointer key = GSIZE_TO_POINTER((gsize)inode);
+	GSList *list = g_hash_table_lookup(fs->open_files, key);
+	list = add ? g_slist_prepend(list, f) : g_slist_remove(list, f);
+	if (list)
+		g_hash_table_insert(fs->open_files, key, list);
+	else
+		g_hash_table_remove(fs->open_files, key);
+	pthread_mutex_unlock(&fs->opened_lock);
+}
+
+/* Gives mtime to the pending writes of inode; false if there are none. */
+static bool set_pending_mtime(struct fs *fs, uint64_t inode, int64_t mtime)
+{
+	bool any = false;
+	pthread_mutex_lock(&fs->opened_lock);
+	for (GSList *l = g_hash_table_lookup(fs->open_files, GSIZE_TO_POINTER((gsize)inode)); l; l = l->next)
+		any |= fs_file_set_mtime(l->data, mtime);
+	pthread_mutex_unlock(&fs->opened_lock);
+	return any;
+}
+
 /* ---- operations ---- */
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
@@ -238,6 +265,10 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs *fs = fs_of(req);
 	struct stat st;
 	int r = inode_stat(fs, ino, &st);
+	/* A file replaced by rename while open: answer for the open file. */
+	if (r == -ENOENT && fi && fi->fh && !virtual_is_inode(ino) &&
+	    fs_file_stat((struct fs_file *)(uintptr_t)fi->fh, &st) == 0)
+		r = 0;
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -340,8 +371,14 @@ static int setattr_tree(fuse_req_t req, struct fs *fs, fuse_ino_t ino, const str
 		if (r < 0)
 			return r;
 	}
-	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+		/* Writes pending on this open file commit with this mtime
+		 * (tar and cp -p set it before close). */
+		int64_t mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now_seconds() : (int64_t)attr->st_mtime;
+		if (a.type == TREE_FILE && set_pending_mtime(fs, ino, mtime))
+			return 0;
 		r = set_times(fs, path, &a, attr, to_set);
+	}
 	return r;
 }
 
@@ -349,15 +386,18 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	int r;
-	if (from_replayer(req))
-		r = 0;
-	else
+	struct stat before, st;
+	int r = inode_stat(fs, ino, &before);
+	if (r == 0 && !from_replayer(req))
 		r = virtual_is_inode(ino) ? setattr_virtual(ino, to_set)
 					  : setattr_tree(req, fs, ino, attr, to_set, fi);
-	struct stat st;
-	if (r == 0)
+	if (r == 0) {
 		r = inode_stat(fs, ino, &st);
+		if (r == -ENOENT) { /* an expired lock removed by utime(0) */
+			st = before;
+			r = 0;
+		}
+	}
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -529,15 +569,24 @@ static int open_tree_file(fuse_req_t req, struct fs *fs, fuse_ino_t ino, struct 
 		return -EACCES;
 	struct tree_attr a;
 	int r = tree_getattr(fs->cfs->tree, ino, &a);
+	if (r == -ENOENT)
+		return -ESTALE; /* replaced meanwhile: the kernel looks the name up again */
 	if (r < 0)
 		return r;
 	if (a.type == TREE_DIR)
 		return -EISDIR;
+	_cleanup_free_ char *path = tree_path(fs->cfs->tree, ino);
+	if (!path)
+		return -ESTALE;
+	struct stat st;
+	fill_stat(fs, &a, path, &st);
 	struct fs_file *f;
-	r = fs_file_open(fs->cfs->tree, ino, fi->flags, &f);
+	r = fs_file_open(fs->cfs->tree, ino, fi->flags, &st, &f);
 	if (r < 0)
 		return r;
 	fi->fh = (uintptr_t)f;
+	if (wants_write(fi->flags))
+		track_open_file(fs, ino, f, true);
 	fi->keep_cache = !(fi->flags & O_TRUNC) && may_keep_cache(fs, ino, a.version);
 	fuse_reply_open(req, fi);
 	return 0;
@@ -558,18 +607,17 @@ static void replay_create(fuse_req_t req, fuse_ino_t parent, const char *name, s
 	struct tree_attr a;
 	struct fs_file *f = NULL;
 	int r = notify_replay_attr(fs->cfs->notify, &a);
-	if (r == 0)
-		r = fs_file_open(fs->cfs->tree, a.inode, fi->flags & ~O_TRUNC, &f);
 	_cleanup_free_ char *path = r == 0 ? child_path(fs, parent, name, &r) : NULL;
+	struct fuse_entry_param e = { .ino = a.inode, .attr_timeout = fs->timeout, .entry_timeout = fs->timeout };
+	if (r == 0 && (r = tree_getattr(fs->cfs->tree, a.inode, &a)) == 0) {
+		fill_stat(fs, &a, path, &e.attr);
+		r = fs_file_open(fs->cfs->tree, a.inode, fi->flags & ~O_TRUNC, &e.attr, &f);
+	}
 	if (r < 0) {
-		fs_file_close(f);
 		fuse_reply_err(req, -r);
 		return;
 	}
-	tree_getattr(fs->cfs->tree, a.inode, &a);
 	fi->fh = (uintptr_t)f;
-	struct fuse_entry_param e = { .ino = a.inode, .attr_timeout = fs->timeout, .entry_timeout = fs->timeout };
-	fill_stat(fs, &a, path, &e.attr);
 	fuse_reply_create(req, &e, fi);
 }
 
@@ -587,30 +635,30 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	_cleanup_free_ char *path = r == 0 ? child_path(fs, parent, name, &r) : NULL;
 	if (r == 0)
 		r = submit(fs, CHANGE_CREATE, path, NULL, NULL, 0);
-	/* Lost a race without O_EXCL: open what the other creator made. */
 	bool created = r == 0;
-	if (r == -EEXIST && !(fi->flags & O_EXCL))
-		r = 0;
 	struct tree_attr a;
+	if (r == -EEXIST && !(fi->flags & O_EXCL)) {
+		/* Lost a race: open what the other creator made.  If the name
+		 * is still free, the EEXIST was a duplicate VMID. */
+		if (tree_resolve(fs->cfs->tree, path, &a) == 0)
+			r = 0;
+	}
 	if (r == 0)
 		r = tree_resolve(fs->cfs->tree, path, &a);
 	if (r == 0 && a.type == TREE_DIR)
 		r = -EISDIR;
+	struct fuse_entry_param e = { .ino = a.inode, .attr_timeout = fs->timeout, .entry_timeout = fs->timeout };
 	struct fs_file *f = NULL;
-	if (r == 0)
-		r = fs_file_open(fs->cfs->tree, a.inode, created ? (fi->flags & ~O_TRUNC) : fi->flags, &f);
+	if (r == 0) {
+		fill_stat(fs, &a, path, &e.attr);
+		r = fs_file_open(fs->cfs->tree, a.inode, created ? (fi->flags & ~O_TRUNC) : fi->flags, &e.attr, &f);
+	}
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	struct fuse_entry_param e = { .ino = a.inode, .attr_timeout = fs->timeout, .entry_timeout = fs->timeout };
-	r = inode_stat(fs, a.inode, &e.attr);
-	if (r < 0) {
-		fs_file_close(f);
-		fuse_reply_err(req, -r);
-		return;
-	}
+	track_open_file(fs, a.inode, f, true);
 	may_keep_cache(fs, a.inode, a.version);
 	fuse_reply_create(req, &e, fi);
 }
@@ -658,6 +706,8 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	/* close() already committed in flush; this catches handles that were
 	 * never flushed (e.g. the last mmap reference). */
 	fs_file_commit(f, fs->cfs);
+	if (!virtual_is_inode(ino))
+		track_open_file(fs, ino, f, false);
 	fs_file_close(f);
 	fuse_reply_err(req, 0);
 }
@@ -882,10 +932,12 @@ int fs_mount(struct cfs *cfs, struct fs **out)
 	fs->timeout = cfs->opt.cache_timeout;
 	pthread_mutex_init(&fs->opened_lock, NULL);
 	fs->opened_version = g_hash_table_new(g_direct_hash, g_direct_equal);
+	fs->open_files = g_hash_table_new(g_direct_hash, g_direct_equal);
 
 	char *argv[] = { "pvecfs", "-o", "fsname=pvecfs,subtype=pvecfs,default_permissions,allow_other", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	fuse_opt_free_args(&args);
 	if (!fs->se) {
 		fs_unmount(fs);
 		return -EIO;
@@ -929,6 +981,7 @@ void fs_unmount(struct fs *fs)
 		fuse_session_destroy(fs->se);
 	}
 	g_hash_table_destroy(fs->opened_version);
+	g_hash_table_destroy(fs->open_files);
 	pthread_mutex_destroy(&fs->opened_lock);
 	free(fs);
 }

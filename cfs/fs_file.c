@@ -25,6 +25,9 @@ struct fs_file {
 	size_t size, cap;
 	bool copied;            /* buf holds the content (base no longer used) */
 	bool dirty;             /* buf must be committed */
+	bool has_mtime;         /* commit with `mtime` instead of now */
+	int64_t mtime;
+	struct stat st;         /* attributes at open */
 	int error;              /* sticky: a failed write or commit */
 };
 
@@ -40,12 +43,13 @@ static int file_new(int flags, struct fs_file **out)
 	return 0;
 }
 
-int fs_file_open(struct tree *t, uint64_t inode, int flags, struct fs_file **out)
+int fs_file_open(struct tree *t, uint64_t inode, int flags, const struct stat *st, struct fs_file **out)
 {
 	struct fs_file *f;
 	int r = file_new(flags, &f);
 	if (r < 0)
 		return r;
+	f->st = *st;
 	f->tree = t;
 	f->inode = inode;
 	if (flags & O_TRUNC) {
@@ -157,6 +161,7 @@ int fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, si
 		if (end > f->size)
 			f->size = end;
 		f->dirty = true;
+		f->has_mtime = false; /* a write sets the mtime again */
 	}
 	if (r < 0 && r != -ENOMEM)
 		f->error = r;
@@ -182,6 +187,29 @@ int fs_file_truncate(struct fs_file *f, off_t size, size_t max_size)
 	return r;
 }
 
+int fs_file_stat(struct fs_file *f, struct stat *st)
+{
+	pthread_mutex_lock(&f->lock);
+	*st = f->st;
+	st->st_size = (off_t)f->size;
+	if (f->has_mtime)
+		st->st_mtime = st->st_ctime = (time_t)f->mtime;
+	pthread_mutex_unlock(&f->lock);
+	return f->virtual_index >= 0 ? -ENOENT : 0;
+}
+
+bool fs_file_set_mtime(struct fs_file *f, int64_t mtime)
+{
+	pthread_mutex_lock(&f->lock);
+	bool pending = f->dirty && !f->error;
+	if (pending) {
+		f->has_mtime = true;
+		f->mtime = mtime;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return pending;
+}
+
 size_t fs_file_size(struct fs_file *f)
 {
 	pthread_mutex_lock(&f->lock);
@@ -202,7 +230,7 @@ static int commit_tree_file(struct fs_file *f, struct cfs *cfs)
 		return -ENOENT; /* removed while open: the content has nowhere to go */
 	struct change c = {
 		.op = CHANGE_WRITE, .path = path, .data = f->buf ? f->buf : "", .size = f->size,
-		.mtime = (int64_t)time(NULL),
+		.mtime = f->has_mtime ? f->mtime : (int64_t)time(NULL),
 	};
 	return cfs_submit(cfs, &c);
 }

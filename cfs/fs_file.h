@@ -9,15 +9,18 @@
 #ifndef PVECFS_FS_FILE_H
 #define PVECFS_FS_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct cfs;
 struct tree;
 struct fs_file;
 
-int fs_file_open(struct tree *t, uint64_t inode, int flags, struct fs_file **out);
+/* st: the file's attributes at open (answers fstat after a rename-over). */
+int fs_file_open(struct tree *t, uint64_t inode, int flags, const struct stat *st, struct fs_file **out);
 int fs_file_open_virtual(struct cfs *cfs, size_t index, int flags, struct fs_file **out);
 void fs_file_close(struct fs_file *f);
 
@@ -25,6 +28,11 @@ size_t fs_file_read(struct fs_file *f, char *buf, size_t size, off_t off);
 int fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, size_t max_size);
 int fs_file_truncate(struct fs_file *f, off_t size, size_t max_size);
 size_t fs_file_size(struct fs_file *f);
+/* Attributes of the open file (size and mtime as pending). */
+int fs_file_stat(struct fs_file *f, struct stat *st);
+/* Records an mtime for the pending commit; false if nothing is pending
+ * (then the caller applies it as a change of its own). */
+bool fs_file_set_mtime(struct fs_file *f, int64_t mtime);
 
 /* Commits pending writes (no-op if none). 0 or a negative errno. */
 int fs_file_commit(struct fs_file *f, struct cfs *cfs);
