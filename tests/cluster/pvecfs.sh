@@ -86,6 +86,20 @@ wait_writable() {
   wait_for "${2:-60}" node_writable "$1" || { fail "node $1 not writable after ${2:-60}s"; return 1; }
 }
 
+# node_refuses_writes K: a probe write on node K fails with EACCES.
+node_refuses_writes() {
+  local out
+  out=$(node_fsop "$1" write "/.ct-probe-n$1" wronly,creat,trunc probe 2>&1) && {
+    node_exec "$1" rm -f "$(node_mnt "$1")/.ct-probe-n$1"; return 1; }
+  [ "$out" = "open EACCES" ] || [ "$out" = "close EACCES" ] || [ "$out" = "write EACCES" ]
+}
+
+# wait_read_only K [TIMEOUT]: until node K refuses writes with EACCES.
+wait_read_only() {
+  wait_for "${2:-60}" node_refuses_writes "$1" ||
+    { fail "node $1 still accepts writes (or fails otherwise) after ${2:-60}s: $(node_fsop "$1" write "/.ct-probe-n$1" wronly,creat,trunc probe 2>&1)"; return 1; }
+}
+
 # cluster_start_pvecfs N: a quorate N-node cluster with pvecfs on every node,
 # every node quorate in .members, writable, and all trees equal.
 cluster_start_pvecfs() {
