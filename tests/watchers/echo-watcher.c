@@ -1,7 +1,7 @@
 /* echo-watcher.c - the smallest watcher, for suite-watchloop.
  *
- * Every event path maps to its file name as the key (a path with "ALL" in
- * it means everything).  Each pass logs one line
+ * Every event path maps to itself without the leading '/' as the key ("w/a";
+ * a path with "ALL" in it means everything).  Each pass logs one line
  *   reconcile all=0|1 first=0|1 rev=N keys=a,b
  * and, for each key, "acts": appends the key and the file's content to the
  * --out file after watch_action() (so dry-run changes nothing).  It also
@@ -27,10 +27,11 @@ static int key_of(void *userdata, const char *path, char *key, size_t size)
 	(void)userdata;
 	if (strstr(path, "ALL"))
 		return 2;
-	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	if (!*base)
+	while (*path == '/')
+		path++;
+	if (!*path)
 		return 0;
-	snprintf(key, size, "%s", base);
+	snprintf(key, size, "%s", path);
 	return 1;
 }
 
