@@ -269,6 +269,10 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (r == -ENOENT && fi && fi->fh && !virtual_is_inode(ino) &&
 	    fs_file_stat((struct fs_file *)(uintptr_t)fi->fh, &st) == 0)
 		r = 0;
+	/* The inode was replaced or removed behind a cached name: ESTALE makes
+	 * the kernel's path walk retry with a fresh lookup. */
+	if (r == -ENOENT)
+		r = -ESTALE;
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

@@ -6,7 +6,8 @@
  * entry of the old and the new tree and replays the difference (by inode:
  * new inodes are creations, vanished ones removals, moved ones renames,
  * rewritten files writes).  ENOENT from an invalidation (nothing cached) is
- * normal. */
+ * normal.  Entry invalidations take the directory's lock in the kernel, so
+ * they are only done for changes the kernel did not make itself. */
 #include "notify.h"
 
 #include <errno.h>
@@ -190,7 +191,9 @@ static void notify_applied(void *ctx, const struct change *c, const struct tree_
 		push_inval_inode(n, res->dirty[i]);
 	for (int i = 0; i < res->n_removed; i++)
 		push_inval_inode(n, res->removed[i]);
-	switch (c->op) {
+	bool remote = c->writer != n->cfs->node_id;
+	/* The kernel made a local change itself and knows its entries. */
+	if (remote) switch (c->op) {
 	case CHANGE_CREATE:
 	case CHANGE_MKDIR:
 	case CHANGE_UNLINK:
@@ -204,7 +207,7 @@ static void notify_applied(void *ctx, const struct change *c, const struct tree_
 	default:
 		break;
 	}
-	if (n->replay && c->writer != n->cfs->node_id)
+	if (n->replay && remote)
 		queue_replay_of_change(n, c, res);
 	pthread_cond_signal(&n->cond);
 	pthread_mutex_unlock(&n->lock);
@@ -370,7 +373,11 @@ static void perform(struct notify *n, struct work *w)
 	int r = 0;
 	switch (w->kind) {
 	case WORK_INVAL_INODE:
-		r = fuse_lowlevel_notify_inval_inode(n->se, w->inode, 0, 0);
+		/* Attributes only: dropping pages would wait for page locks held
+		 * by reads that wait for us (a deadlock if the daemon is killed).
+		 * Page caches are dropped at the next open instead: fs.c grants
+		 * keep_cache only if the version did not change. */
+		r = fuse_lowlevel_notify_inval_inode(n->se, w->inode, -1, 0);
 		break;
 	case WORK_INVAL_ENTRY:
 		r = fuse_lowlevel_notify_inval_entry(n->se, w->inode, w->name, strlen(w->name));

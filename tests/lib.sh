@@ -16,6 +16,30 @@ T=$(mktemp -d /tmp/pvecfs-test.XXXXXX)
 : > "$T/.pids"; : > "$T/.mounts"
 
 lib_track_pid() { echo "$1" >> "$T/.pids"; }
+
+# is_mounted DIR: from /proc/self/mountinfo, without touching the mount
+# (a stat on a FUSE mount whose daemon hangs would hang too).
+is_mounted() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
+
+# fuse_abort DIR: abort the FUSE connection of the mount on DIR through
+# fusectl, so nothing can stay blocked on it (a daemon killed while one of
+# its threads waits in the kernel cannot release the connection itself).
+fuse_abort() {
+  local dev ctl=/sys/fs/fuse/connections
+  dev=$(awk -v m="$1" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo)
+  [ -n "$dev" ] && [ -d $ctl ] || return 0
+  is_mounted $ctl || mount -t fusectl fusectl $ctl 2>/dev/null
+  [ -e "$ctl/${dev#*:}/abort" ] && echo 1 > "$ctl/${dev#*:}/abort" 2>/dev/null
+  return 0
+}
+
+# unmount_fuse DIR: abort and lazily unmount a FUSE mount if it is there.
+unmount_fuse() {
+  is_mounted "$1" || return 0
+  fuse_abort "$1"
+  fusermount3 -uz "$1" 2>/dev/null || umount -l "$1" 2>/dev/null
+  return 0
+}
 lib_track_mount() { echo "$1" >> "$T/.mounts"; }
 
 lib_cleanup() {
@@ -29,7 +53,7 @@ lib_cleanup() {
     [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
   done < "$T/.pids"
   tac "$T/.mounts" | while read -r m; do
-    [ -n "$m" ] && mountpoint -q "$m" 2>/dev/null && { fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; }
+    [ -n "$m" ] && unmount_fuse "$m"
   done
   rm -rf "$T" 2>/dev/null
 }
@@ -93,7 +117,7 @@ pvecfs_start_at() {
 }
 
 pvecfs_is_up() {
-  kill -0 "$PVECFS_PID" 2>/dev/null && mountpoint -q "$MNT" && [ -e "$MNT/.version" ]
+  kill -0 "$PVECFS_PID" 2>/dev/null && is_mounted "$MNT" && [ -e "$MNT/.version" ]
 }
 
 # pvecfs_stop [SIGNAL]: stop the daemon started last and wait until it is gone.
@@ -109,7 +133,7 @@ pvecfs_stop() {
   fi
   wait "$PVECFS_PID" 2>/dev/null
   if [ "$sig" = KILL ] || [ "$sig" = 9 ]; then
-    fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+    unmount_fuse "$MNT"
   fi
   return 0
 }
@@ -128,7 +152,7 @@ lib_cleanup_since() {
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
   done
   tail -n +"$(( $2 + 1 ))" "$T/.mounts" | tac | while read -r m; do
-    mountpoint -q "$m" 2>/dev/null && { fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; }
+    [ -n "$m" ] && unmount_fuse "$m"
   done
   return 0
 }
