@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "cluster_view.h"
 #include "clusterlog.h"
+#include "dump_call.h"
 #include "events.h"
 #include "nodestatus.h"
 #include "publish.h"
@@ -211,6 +212,7 @@ static const struct api_call_def calls[] = {
 	{ "nodestatus_set", true, call_nodestatus_set },
 	{ "log_append", true, call_log_append },
 	{ "log_read", false, call_log_read },
+	{ "dump", true, dump_api_call },
 };
 
 int api_call(const struct api_caller *caller, const char *name, json_object *req,

@@ -17,6 +17,7 @@
 
 #include "apiclient.h"
 #include "cleanup.h"
+#include "ctl_backup.h"
 
 #define EXIT_USAGE 2
 
@@ -319,6 +320,13 @@ static int cmd_nodestatus(struct ctl *ctl, int argc, char **argv)
 
 static int cmd_help(struct ctl *ctl, int argc, char **argv);
 
+/* Backup subcommands live in ctl_backup.c. */
+static int cmd_backup(struct ctl *ctl, int argc, char **argv) { return ctl_backup_main(ctl->socket, argc, argv); }
+static int cmd_verify(struct ctl *ctl, int argc, char **argv) { return ctl_verify_main(ctl->socket, argc, argv); }
+static int cmd_restore(struct ctl *ctl, int argc, char **argv) { return ctl_restore_main(ctl->socket, argc, argv); }
+static int cmd_export(struct ctl *ctl, int argc, char **argv) { return ctl_export_main(ctl->socket, argc, argv); }
+static int cmd_import(struct ctl *ctl, int argc, char **argv) { return ctl_import_main(ctl->socket, argc, argv); }
+
 static const struct command commands[] = {
 	{ "status", cmd_status, "status                                   node, quorum, members, version" },
 	{ "events", cmd_events, "events [--from REV] [--count N] [--json] [PREFIX...]\n"
@@ -327,6 +335,12 @@ static const struct command commands[] = {
 			  "  log add [--tag T] [--pri P] [--user U] MESSAGE" },
 	{ "nodestatus", cmd_nodestatus, "nodestatus [get [NODE [KEY]]]           published node status\n"
 					"  nodestatus set KEY VALUE | delete KEY" },
+	{ "backup", cmd_backup, "backup [-o FILE] [--format zstd|tar]      archive of the tree at one version" },
+	{ "verify", cmd_verify, "verify FILE                              check an archive and every checksum" },
+	{ "restore", cmd_restore, "restore FILE --data DIR                  rebuild a stopped node's config.db\n"
+				  "  restore FILE --mount DIR [--dry-run] [--yes]  restore through a mount" },
+	{ "export", cmd_export, "export DIR [--mount M]                   the tree as a plain directory" },
+	{ "import", cmd_import, "import DIR [--mount M] [--dry-run] [--yes]  apply a plain directory" },
 	{ "help", cmd_help, "help                                     this text" },
 };
 

@@ -29,23 +29,22 @@
 #include "restore_diff.h"
 #include "store.h"
 
-#define DEFAULT_RUN "/run/pvecfs"
+#define DEFAULT_SOCKET "/run/pvecfs/api.sock" /* = API_CLIENT_DEFAULT_SOCKET */
 #define DEFAULT_MOUNT "/etc/pve"
 #define API_TIMEOUT_SEC 300
 
-enum { OPT_RUN = 256, OPT_SOCKET, OPT_FORMAT, OPT_DATA, OPT_MOUNT, OPT_DRY_RUN, OPT_YES };
+enum { OPT_SOCKET = 256, OPT_FORMAT, OPT_DATA, OPT_MOUNT, OPT_DRY_RUN, OPT_YES };
 
 /* Options shared by the subcommands (each uses its own subset). */
 struct ctl_opts {
-	const char *run, *socket, *output, *format, *data, *mount;
+	const char *socket, *output, *format, *data, *mount;
 	bool dry_run, yes;
 	int first_arg; /* optind after parsing */
 };
 
-static int parse_opts(int argc, char **argv, const char *usage, struct ctl_opts *o)
+static int parse_opts(const char *socket, int argc, char **argv, const char *usage, struct ctl_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "run", required_argument, NULL, OPT_RUN },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, OPT_FORMAT },
@@ -56,13 +55,14 @@ static int parse_opts(int argc, char **argv, const char *usage, struct ctl_opts 
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	*o = (struct ctl_opts){ .run = DEFAULT_RUN };
-	optind = 1;
+	*o = (struct ctl_opts){ .socket = socket ? socket : getenv("PVECFS_API") };
+	if (!o->socket)
+		o->socket = DEFAULT_SOCKET;
+	optind = 0; /* full re-initialisation: pvecfsctl already ran getopt in "+" mode */
 	opterr = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "o:hn", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_RUN: o->run = optarg; break;
 		case OPT_SOCKET: o->socket = optarg; break;
 		case 'o': o->output = optarg; break;
 		case OPT_FORMAT: o->format = optarg; break;
@@ -126,7 +126,7 @@ static json_object *api_read_reply(int fd)
 /* Asks the daemon to dump the tree into `path` (which must not exist). */
 static int api_dump(const struct ctl_opts *o, const char *path)
 {
-	g_autofree char *sock = o->socket ? g_strdup(o->socket) : g_strconcat(o->run, "/api.sock", NULL);
+	const char *sock = o->socket;
 	_cleanup_close_ int fd = api_connect(sock);
 	if (fd < 0) {
 		fprintf(stderr, "pvecfsctl: cannot connect to the pvecfs API at %s: %s (is the daemon running?)\n", sock,
@@ -206,10 +206,10 @@ static int write_archive(const struct archive *a, const char *out, bool tar, boo
 	return r;
 }
 
-int ctl_backup_main(int argc, char **argv)
+int ctl_backup_main(const char *socket, int argc, char **argv)
 {
 	struct ctl_opts o;
-	if (parse_opts(argc, argv, "backup [-o FILE] [--format zstd|tar] [--run DIR | --socket PATH]", &o) < 0)
+	if (parse_opts(socket, argc, argv, "backup [-o FILE] [--format zstd|tar] [--socket PATH]", &o) < 0)
 		return 2;
 	if (o.first_arg != argc) {
 		fprintf(stderr, "pvecfsctl backup: unexpected argument '%s'\n", argv[o.first_arg]);
@@ -258,10 +258,10 @@ static int read_verified(const char *cmd, const char *file, struct archive **out
 	return r;
 }
 
-int ctl_verify_main(int argc, char **argv)
+int ctl_verify_main(const char *socket, int argc, char **argv)
 {
 	struct ctl_opts o;
-	if (parse_opts(argc, argv, "verify FILE", &o) < 0)
+	if (parse_opts(socket, argc, argv, "verify FILE", &o) < 0)
 		return 2;
 	if (argc - o.first_arg != 1) {
 		fprintf(stderr, "usage: pvecfsctl verify FILE\n");
@@ -484,11 +484,11 @@ static int restore_to_data(const struct archive *a, const struct ctl_opts *o)
 	return 0;
 }
 
-int ctl_restore_main(int argc, char **argv)
+int ctl_restore_main(const char *socket, int argc, char **argv)
 {
 	static const char usage[] = "restore FILE (--data DIR | --mount DIR [--dry-run] [--yes])";
 	struct ctl_opts o;
-	if (parse_opts(argc, argv, usage, &o) < 0)
+	if (parse_opts(socket, argc, argv, usage, &o) < 0)
 		return 2;
 	if (argc - o.first_arg != 1 || !o.data == !o.mount) {
 		fprintf(stderr, "usage: pvecfsctl %s\n", usage);
@@ -504,11 +504,11 @@ int ctl_restore_main(int argc, char **argv)
 
 /* ---- export / import ---- */
 
-int ctl_export_main(int argc, char **argv)
+int ctl_export_main(const char *socket, int argc, char **argv)
 {
-	static const char usage[] = "export DIR [--mount M | --run DIR | --socket PATH]";
+	static const char usage[] = "export DIR [--mount M | --socket PATH]";
 	struct ctl_opts o;
-	if (parse_opts(argc, argv, usage, &o) < 0)
+	if (parse_opts(socket, argc, argv, usage, &o) < 0)
 		return 2;
 	if (argc - o.first_arg != 1) {
 		fprintf(stderr, "usage: pvecfsctl %s\n", usage);
@@ -539,11 +539,11 @@ int ctl_export_main(int argc, char **argv)
 	return rc;
 }
 
-int ctl_import_main(int argc, char **argv)
+int ctl_import_main(const char *socket, int argc, char **argv)
 {
 	static const char usage[] = "import DIR [--mount M] [--dry-run] [--yes]";
 	struct ctl_opts o;
-	if (parse_opts(argc, argv, usage, &o) < 0)
+	if (parse_opts(socket, argc, argv, usage, &o) < 0)
 		return 2;
 	if (argc - o.first_arg != 1) {
 		fprintf(stderr, "usage: pvecfsctl %s\n", usage);
