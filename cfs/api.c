@@ -352,6 +352,14 @@ static void handle_request(struct api *api, struct client *c, const char *line, 
 	json_object_put(req);
 }
 
+/* A request that long is not one we serve; rather than resynchronise on the
+ * next newline, tell the client and close. */
+static void refuse_long_line(struct client *c)
+{
+	send_error(c, NULL, -E2BIG, "request line longer than 1 MiB: closing");
+	c->closing = true;
+}
+
 static void read_client(struct api *api, struct client *c)
 {
 	for (;;) {
@@ -377,19 +385,22 @@ static void read_client(struct api *api, struct client *c)
 		char *nl;
 		while (!c->closing && (nl = memchr(c->in + scanned, '\n', c->in_len - scanned))) {
 			size_t end = (size_t)(nl - c->in);
-			if (end > start)
+			if (end - start > API_LINE_MAX)
+				refuse_long_line(c);
+			else if (end > start)
 				handle_request(api, c, c->in + start, end - start);
 			start = scanned = end + 1;
 		}
-		memmove(c->in, c->in + start, c->in_len - start);
-		c->in_len -= start;
-		if (c->in_len > API_LINE_MAX) {
-			send_error(c, NULL, -E2BIG, "request line longer than 1 MiB: closing");
-			c->closing = true;
-			c->in_len = 0;
+		if (!c->closing) {
+			memmove(c->in, c->in + start, c->in_len - start);
+			c->in_len -= start;
+			if (c->in_len > API_LINE_MAX)
+				refuse_long_line(c);
 		}
-		if (c->closing)
+		if (c->closing) { /* whatever else it sent is ignored */
+			c->in_len = 0;
 			return;
+		}
 	}
 }
 

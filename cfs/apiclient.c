@@ -208,6 +208,20 @@ static int reply_error(struct api_client *c, json_object *line)
 	return set_error(c, e > 0 ? -e : -EIO, "%s", json_object_get_string(err));
 }
 
+/* The daemon closed before it took our request: it may have said why
+ * (a refused connection gets one error line). */
+static int refusal(struct api_client *c, int r)
+{
+	json_object *o = NULL;
+	if (read_line(c, &o, now_ms() + 1000) > 0) {
+		int e = reply_error(c, o);
+		json_object_put(o);
+		if (e < 0)
+			return e;
+	}
+	return set_error(c, r, "pvecfs closed the connection");
+}
+
 int api_client_call(struct api_client *c, const char *call, json_object *args,
 		    json_object **result, int timeout_ms)
 {
@@ -234,6 +248,8 @@ int api_client_call(struct api_client *c, const char *call, json_object *args,
 	line[len] = '\n';
 	json_object_put(req);
 	int r = send_all(c, line, len + 1);
+	if (r == -EPIPE || r == -ECONNRESET)
+		return refusal(c, r);
 	if (r < 0)
 		return r;
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
@@ -243,8 +259,6 @@ int api_client_call(struct api_client *c, const char *call, json_object *args,
 		if (r <= 0) {
 			if (r == 0)
 				return set_error(c, -ETIMEDOUT, "no reply from pvecfs to '%s'", call);
-			if (r == -ECONNRESET && c->error[0])
-				return r;
 			return r;
 		}
 		if (json_object_object_get_ex(o, "event", &v)) {
