@@ -271,7 +271,7 @@ static void on_deliver(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 		       void *msg, size_t len)
 {
 	struct cluster *cl = cluster_of(h);
-	dfsm_deliver(cl->dfsm, nodeid, msg, len);
+	dfsm_deliver(cl->dfsm, nodeid, pid, msg, len);
 }
 
 static void on_confchg(cpg_handle_t h, const struct cpg_name *group,
@@ -280,20 +280,25 @@ static void on_confchg(cpg_handle_t h, const struct cpg_name *group,
 		       const struct cpg_address *joined, size_t n_joined)
 {
 	struct cluster *cl = cluster_of(h);
-	uint32_t ids[CLUSTER_VIEW_MAX_NODES];
+	struct dfsm_member ids[CLUSTER_VIEW_MAX_NODES];
 	size_t n = 0;
 	for (size_t i = 0; i < n_members && n < CLUSTER_VIEW_MAX_NODES; i++)
-		ids[n++] = members[i].nodeid;
+		ids[n++] = (struct dfsm_member){ .nodeid = members[i].nodeid, .pid = members[i].pid };
 	pthread_mutex_lock(&cl->lock);
 	for (int k = 0; k < cl->view.n_nodes; k++) {
 		cl->view.nodes[k].online = false;
 		for (size_t i = 0; i < n; i++)
-			if (cl->view.nodes[k].id == ids[i])
+			if (cl->view.nodes[k].id == ids[i].nodeid)
 				cl->view.nodes[k].online = true;
 	}
 	pthread_mutex_unlock(&cl->lock);
-	for (size_t i = 0; i < n_left; i++)
-		cfs_node_left(cl->cfs, left[i].nodeid);
+	for (size_t i = 0; i < n_left; i++) {
+		bool still_there = false;
+		for (size_t k = 0; k < n; k++)
+			still_there |= ids[k].nodeid == left[i].nodeid;
+		if (!still_there)
+			cfs_node_left(cl->cfs, left[i].nodeid);
+	}
 	dfsm_confchg(cl->dfsm, ids, n);
 }
 
@@ -501,6 +506,7 @@ static void *cluster_thread(void *arg)
 				continue;
 			}
 		}
+		dfsm_tick(cl->dfsm);
 		send_pending(cl);
 	}
 	disconnect(cl);

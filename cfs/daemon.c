@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,12 +62,37 @@ static int dir_is_empty(const char *path)
 	return empty;
 }
 
+/* Whether something is mounted on path (from mountinfo: a stat of a FUSE
+ * mount is answered from the kernel's cache even when its daemon is dead). */
+static bool is_mount_point(const char *path)
+{
+	_cleanup_free_ char *real = realpath(path, NULL);
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	char line[4096];
+	bool found = false;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[4096];
+		/* id parent major:minor root mount-point ... */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 &&
+		    (strcmp(mnt, path) == 0 || (real && strcmp(mnt, real) == 0)))
+			found = true;
+	}
+	return found;
+}
+
 int daemon_check_mountpoint(const char *mount, char *err, size_t errlen)
 {
 	struct stat st;
-	if (stat(mount, &st) < 0 && errno == ENOTCONN) {
+	struct statfs sfs;
+	if (is_mount_point(mount)) {
+		if (statfs(mount, &sfs) == 0) {
+			snprintf(err, errlen, "%s is already a mount point (is another pvecfs running?)", mount);
+			return -EBUSY;
+		}
 		/* A crashed daemon left its mount behind. */
-		log_warn("cleaning stale mount on %s left by a previous pvecfs", mount);
+		log_warn("cleaning stale mount on %s left by a previous pvecfs (%s)", mount, strerror(errno));
 		if (umount2(mount, MNT_DETACH) < 0) {
 			snprintf(err, errlen, "stale mount on %s cannot be removed: %s", mount, strerror(errno));
 			return -errno;

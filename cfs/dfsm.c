@@ -32,6 +32,7 @@
 
 struct member_state {
 	uint32_t nodeid;
+	uint32_t pid;
 	bool have;        /* STATE received this round */
 	uint64_t version;
 	bool was_synced;
@@ -321,30 +322,35 @@ static void send_update(struct dfsm *d)
 
 /* ---- the round ---- */
 
-static int compare_u32(const void *a, const void *b)
+static int compare_members(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
+	const struct dfsm_member *x = a, *y = b;
+	if (x->nodeid != y->nodeid)
+		return x->nodeid < y->nodeid ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-static uint64_t hash_members(const uint32_t *ids, size_t n)
+static uint64_t hash_members(const struct dfsm_member *m, size_t n)
 {
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (size_t i = 0; i < n; i++)
-		for (int k = 0; k < 4; k++) {
-			h ^= (ids[i] >> (8 * k)) & 0xff;
-			h *= 1099511628211ULL;
-		}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t words[2] = { m[i].nodeid, m[i].pid };
+		for (int w = 0; w < 2; w++)
+			for (int k = 0; k < 4; k++) {
+				h ^= (words[w] >> (8 * k)) & 0xff;
+				h *= 1099511628211ULL;
+			}
+	}
 	return h ? h : 1;
 }
 
-void dfsm_confchg(struct dfsm *d, const uint32_t *members, size_t n)
+void dfsm_confchg(struct dfsm *d, const struct dfsm_member *members, size_t n)
 {
-	_cleanup_free_ uint32_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+	_cleanup_free_ struct dfsm_member *ids = malloc((n ? n : 1) * sizeof(*ids));
 	if (!ids)
 		return;
 	memcpy(ids, members, n * sizeof(*ids));
-	qsort(ids, n, sizeof(*ids), compare_u32);
+	qsort(ids, n, sizeof(*ids), compare_members);
 
 	bool was_synced = d->synced;
 	set_synced(d, false);
@@ -359,17 +365,29 @@ void dfsm_confchg(struct dfsm *d, const uint32_t *members, size_t n)
 	free(d->members);
 	d->members = calloc(n ? n : 1, sizeof(*d->members));
 	d->n_members = d->members ? n : 0;
-	for (size_t i = 0; i < d->n_members; i++)
-		d->members[i].nodeid = ids[i];
+	for (size_t i = 0; i < d->n_members; i++) {
+		d->members[i].nodeid = ids[i].nodeid;
+		d->members[i].pid = ids[i].pid;
+	}
 	log_info("sync: membership changed (%zu members), round %llu starts",
 		 n, (unsigned long long)d->round);
 	send_state(d, was_synced);
 }
 
-static struct member_state *find_member(struct dfsm *d, uint32_t nodeid)
+static struct member_state *find_member(struct dfsm *d, uint32_t nodeid, uint32_t pid)
 {
 	for (size_t i = 0; i < d->n_members; i++)
-		if (d->members[i].nodeid == nodeid)
+		if (d->members[i].nodeid == nodeid && d->members[i].pid == pid)
+			return &d->members[i];
+	return NULL;
+}
+
+/* This daemon's own entry: the member with our node id that sent a STATE
+ * (a foreign process on our node never does). */
+static struct member_state *find_self(struct dfsm *d)
+{
+	for (size_t i = 0; i < d->n_members; i++)
+		if (d->members[i].nodeid == d->nodeid && d->members[i].have)
 			return &d->members[i];
 	return NULL;
 }
@@ -402,10 +420,12 @@ static void finish_round(struct dfsm *d)
 
 static void decide(struct dfsm *d)
 {
-	const struct member_state *leader = &d->members[0];
-	for (size_t i = 1; i < d->n_members; i++)
-		if (better_leader(&d->members[i], leader))
+	const struct member_state *leader = NULL;
+	for (size_t i = 0; i < d->n_members; i++)
+		if (d->members[i].have && (!leader || better_leader(&d->members[i], leader)))
 			leader = &d->members[i];
+	if (!leader)
+		return;
 	d->leader = leader;
 	d->decided = true;
 	if (leader->was_synced)
@@ -413,8 +433,8 @@ static void decide(struct dfsm *d)
 
 	bool anyone_differs = false;
 	for (size_t i = 0; i < d->n_members; i++)
-		anyone_differs |= !same_state(&d->members[i], leader);
-	const struct member_state *me = find_member(d, d->nodeid);
+		anyone_differs |= d->members[i].have && !same_state(&d->members[i], leader);
+	const struct member_state *me = find_self(d);
 	char name[64];
 	node_label(d, leader->nodeid, name, sizeof(name));
 	if (me && !same_state(me, leader) && me->local_marked && !leader->local_marked) {
@@ -441,7 +461,7 @@ static void decide(struct dfsm *d)
 	finish_round(d);
 }
 
-static void on_state(struct dfsm *d, const struct msg_header *h, struct msg_reader *r)
+static void on_state(struct dfsm *d, uint32_t pid, const struct msg_header *h, struct msg_reader *r)
 {
 	uint64_t version = msg_get_u64(r);
 	uint8_t was_synced = msg_get_u8(r);
@@ -450,7 +470,7 @@ static void on_state(struct dfsm *d, const struct msg_header *h, struct msg_read
 	const char *sum = msg_get_blob(r, &n);
 	if (msg_reader_done(r) < 0 || n != 65 || sum[64] != '\0')
 		return;
-	struct member_state *m = find_member(d, h->sender);
+	struct member_state *m = find_member(d, h->sender, pid);
 	if (!m || d->decided || h->epoch != d->round_id)
 		return; /* from an earlier membership */
 	m->have = true;
@@ -464,15 +484,15 @@ static void on_state(struct dfsm *d, const struct msg_header *h, struct msg_read
 	decide(d);
 }
 
-static bool receiving_update(struct dfsm *d, const struct msg_header *h)
+static bool receiving_update(struct dfsm *d, uint32_t pid, const struct msg_header *h)
 {
 	return d->decided && !d->synced && d->leader && h->sender == d->leader->nodeid &&
-	       h->epoch == d->round_id;
+	       pid == d->leader->pid && h->epoch == d->round_id;
 }
 
-static void on_update(struct dfsm *d, const struct msg_header *h, struct msg_reader *r)
+static void on_update(struct dfsm *d, uint32_t pid, const struct msg_header *h, struct msg_reader *r)
 {
-	if (!receiving_update(d, h))
+	if (!receiving_update(d, pid, h))
 		return;
 	if (!d->incoming && tree_new(tree_get_limits(d->tree), &d->incoming) < 0)
 		return;
@@ -507,9 +527,9 @@ static void on_update(struct dfsm *d, const struct msg_header *h, struct msg_rea
 	}
 }
 
-static void on_update_done(struct dfsm *d, const struct msg_header *h, struct msg_reader *r)
+static void on_update_done(struct dfsm *d, uint32_t pid, const struct msg_header *h, struct msg_reader *r)
 {
-	if (!receiving_update(d, h))
+	if (!receiving_update(d, pid, h))
 		return;
 	uint64_t version = msg_get_u64(r);
 	uint64_t total = msg_get_u64(r);
@@ -546,7 +566,7 @@ static void on_update_done(struct dfsm *d, const struct msg_header *h, struct ms
 	finish_round(d);
 }
 
-void dfsm_deliver(struct dfsm *d, uint32_t nodeid, const void *frame, size_t len)
+void dfsm_deliver(struct dfsm *d, uint32_t nodeid, uint32_t pid, const void *frame, size_t len)
 {
 	struct msg_header h;
 	struct msg_reader r;
@@ -574,17 +594,34 @@ void dfsm_deliver(struct dfsm *d, uint32_t nodeid, const void *frame, size_t len
 			enqueue(d, nodeid, frame, len);
 		break;
 	case MSG_STATE:
-		on_state(d, &h, &r);
+		on_state(d, pid, &h, &r);
 		break;
 	case MSG_UPDATE:
-		on_update(d, &h, &r);
+		on_update(d, pid, &h, &r);
 		break;
 	case MSG_UPDATE_DONE:
-		on_update_done(d, &h, &r);
+		on_update_done(d, pid, &h, &r);
 		break;
 	default:
 		if (d->ops->other)
 			d->ops->other(d->ctx, &h, &r);
 		break;
 	}
+}
+
+void dfsm_tick(struct dfsm *d)
+{
+	if (d->decided || d->n_members == 0 || now_seconds() - d->round_started < DFSM_STATE_TIMEOUT)
+		return;
+	if (!find_self(d))
+		return; /* our own STATE is not back yet: the group is not moving */
+	for (size_t i = 0; i < d->n_members; i++) {
+		if (d->members[i].have)
+			continue;
+		char name[64];
+		node_label(d, d->members[i].nodeid, name, sizeof(name));
+		log_warn("sync: process %u on %s joined the group but sent no state within %d s; "
+			 "deciding without it", d->members[i].pid, name, DFSM_STATE_TIMEOUT);
+	}
+	decide(d);
 }

@@ -40,10 +40,21 @@ int dfsm_new(struct tree *tree, struct apply *apply, uint32_t nodeid, bool local
 	     const struct dfsm_ops *ops, void *ctx, struct dfsm **out);
 void dfsm_free(struct dfsm *d);
 
-/* A new membership (sorted or not; node ids of the group's members). */
-void dfsm_confchg(struct dfsm *d, const uint32_t *members, size_t n);
-/* A delivered frame from nodeid. */
-void dfsm_deliver(struct dfsm *d, uint32_t nodeid, const void *frame, size_t len);
+/* A member of the CPG group: a process on a node. */
+struct dfsm_member {
+	uint32_t nodeid;
+	uint32_t pid;
+};
+
+/* A new membership (any order). */
+void dfsm_confchg(struct dfsm *d, const struct dfsm_member *members, size_t n);
+/* A delivered frame from the process (nodeid, pid). */
+void dfsm_deliver(struct dfsm *d, uint32_t nodeid, uint32_t pid, const void *frame, size_t len);
+/* Called about once a second: a round that waited DFSM_STATE_TIMEOUT
+ * seconds for STATEs decides without the silent members (a process in the
+ * group that is not a pvecfs daemon, or a stuck one), naming them. */
+#define DFSM_STATE_TIMEOUT 10
+void dfsm_tick(struct dfsm *d);
 
 bool dfsm_synced(struct dfsm *d);
 /* Number of sync rounds completed and the time the last one took. */

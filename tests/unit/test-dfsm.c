@@ -23,7 +23,7 @@ struct bus_item {
 	struct bus_item *next;
 	uint32_t sender;
 	bool confchg;
-	uint32_t members[MAX_NODES];
+	struct dfsm_member members[MAX_NODES + 1];
 	size_t n_members;
 	size_t len;
 	uint8_t frame[];
@@ -119,20 +119,30 @@ static void node_wipe(uint32_t id)
 	sim.nodes[id].dir[0] = 0;
 }
 
+/* Simulated daemons are process 100+id on node id; a foreign process (not a
+ * pvecfs daemon) joined to the group is process 999 on node 1. */
+#define SIM_PID(id) (100 + (id))
+#define FOREIGN 999
+
 /* A membership change in the total order: the listed nodes are the group. */
-static void confchg(const uint32_t *ids, size_t n)
+static void confchg_with(const uint32_t *ids, size_t n, bool foreign)
 {
 	struct bus_item *it = calloc(1, sizeof(*it));
 	it->confchg = true;
-	memcpy(it->members, ids, n * sizeof(*ids));
+	for (size_t i = 0; i < n; i++)
+		it->members[i] = (struct dfsm_member){ ids[i], SIM_PID(ids[i]) };
+	if (foreign)
+		it->members[n++] = (struct dfsm_member){ 1, FOREIGN };
 	it->n_members = n;
 	bus_append(it);
 }
 
+static void confchg(const uint32_t *ids, size_t n) { confchg_with(ids, n, false); }
+
 static bool is_member(const struct bus_item *c, uint32_t id)
 {
 	for (size_t i = 0; i < c->n_members; i++)
-		if (c->members[i] == id)
+		if (c->members[i].nodeid == id)
 			return true;
 	return false;
 }
@@ -140,7 +150,7 @@ static bool is_member(const struct bus_item *c, uint32_t id)
 /* Delivers everything in order (including what is sent meanwhile). */
 static void pump(void)
 {
-	static uint32_t members[MAX_NODES];
+	static struct dfsm_member members[MAX_NODES + 1];
 	static size_t n_members;
 	struct bus_item *it;
 	while ((it = sim.head)) {
@@ -151,13 +161,16 @@ static void pump(void)
 			memcpy(members, it->members, sizeof(members));
 			n_members = it->n_members;
 			for (size_t i = 0; i < it->n_members; i++)
-				dfsm_confchg(sim.nodes[it->members[i]].dfsm, it->members, it->n_members);
+				if (it->members[i].pid != FOREIGN)
+					dfsm_confchg(sim.nodes[it->members[i].nodeid].dfsm, it->members, it->n_members);
 		} else {
 			struct bus_item view = { .n_members = n_members };
 			memcpy(view.members, members, sizeof(members));
 			if (is_member(&view, it->sender))
 				for (size_t i = 0; i < n_members; i++)
-					dfsm_deliver(sim.nodes[members[i]].dfsm, it->sender, it->frame, it->len);
+					if (members[i].pid != FOREIGN)
+						dfsm_deliver(sim.nodes[members[i].nodeid].dfsm, it->sender,
+							     SIM_PID(it->sender), it->frame, it->len);
 		}
 		free(it);
 	}
@@ -392,7 +405,33 @@ static void test_malformed_frame_is_dropped(void)
 	sim_reset();
 }
 
+/* A process in the group that never sends a STATE (not a pvecfs daemon)
+ * holds the round only until DFSM_STATE_TIMEOUT. */
+static void test_silent_member_is_decided_without(void)
+{
+	sim_reset();
+	start_nodes(2);
+	uint32_t two[] = { 1, 2 };
+	confchg_with(two, 2, true);
+	send_writes(2, 0, 3, "queued");
+	pump();
+	CHECK(!sim.nodes[1].synced && !sim.nodes[2].synced);
+	for (uint32_t i = 1; i <= 2; i++) {
+		dfsm_tick(sim.nodes[i].dfsm); /* too early: nothing happens */
+		CHECK(!sim.nodes[i].synced);
+	}
+	sleep(DFSM_STATE_TIMEOUT);
+	for (uint32_t i = 1; i <= 2; i++)
+		dfsm_tick(sim.nodes[i].dfsm);
+	pump();
+	CHECK(sim.nodes[1].synced && sim.nodes[2].synced);
+	CHECK(same_tree(1, 2));
+	CHECK_INT(sim.nodes[2].completed, 6);
+	sim_reset();
+}
+
 static const struct test tests[] = {
+	TEST(test_silent_member_is_decided_without),
 	TEST(test_fresh_nodes_sync_and_replicate),
 	TEST(test_node_that_missed_changes_catches_up),
 	TEST(test_node_with_deleted_database_catches_up),
