@@ -1,10 +1,9 @@
 /* main.c - pvecfs-qemu, the VM watcher: entry point and subcommands.
  *
  * Subcommands live in one table; each is a function taking its own
- * arguments.  Today there is `showcmd` (print the QEMU command of a VM, one
- * argument per line, without starting anything).  The daemon (`run`) and
- * the one-shot `start`, `stop`, `status` are meant to be added as rows of
- * the same table, built on vm.h.
+ * arguments: `showcmd` (print the QEMU command of a VM, one argument per
+ * line, without starting anything) and, in daemon.c, the daemon `run` and
+ * the one-shot `status`, `start`, `stop`.
  *
  * Exit status: 0 success; 2 for a usage error or a config that cannot be
  * turned into a command (the message names file:line: key and the reason);
@@ -20,6 +19,7 @@
 
 #include "cleanup.h"
 #include "cmdline.h"
+#include "daemon.h"
 #include "log.h"
 #include "schemas.h"
 #include "sectioncfg.h"
@@ -223,6 +223,12 @@ static int cmd_showcmd(int argc, char **argv)
 static const struct subcommand subcommands[] = {
 	{ "showcmd", "showcmd <vmid>|<path> [--root DIR] [--node NAME] [--run DIR] [--accel auto|kvm|tcg]",
 	  cmd_showcmd },
+	{ "run", "run [--root DIR] [--node NAME] [--run DIR] [--dry-run] [--shutdown-timeout S] [--accel auto|kvm|tcg]\n"
+		 "      [--socket PATH] [--state FILE] [--resync-interval S] [--debug]",
+	  qemu_cmd_run },
+	{ "status", "status [vmid] [--socket PATH] [--json]", qemu_cmd_status },
+	{ "start", "start <vmid> [--root DIR] [--node NAME]   (writes running to <vmid>.state)", qemu_cmd_start },
+	{ "stop", "stop <vmid> [--root DIR] [--node NAME]    (writes stopped to <vmid>.state)", qemu_cmd_stop },
 };
 
 static int usage(FILE *out)
