@@ -11,6 +11,7 @@
 #include "locks.h"
 #include "log.h"
 #include "msg.h"
+#include "replicate.h"
 
 bool cfs_writable(struct cfs *cfs)
 {
@@ -55,10 +56,15 @@ int cfs_ensure_layout(struct cfs *cfs)
 
 void cfs_deliver_other(struct cfs *cfs, const struct msg_header *h, struct msg_reader *r)
 {
-	log_debug("ignoring a cluster message of unknown type %u from node %u", h->type, h->sender);
+	replicate_deliver(cfs, h, r);
 }
 
 void cfs_node_left(struct cfs *cfs, uint32_t nodeid)
 {
-	log_info("node %u left the cluster group", nodeid);
+	replicate_node_left(cfs, nodeid);
+}
+
+void cfs_membership_changed(struct cfs *cfs)
+{
+	replicate_republish(cfs);
 }

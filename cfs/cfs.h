@@ -71,6 +71,8 @@ bool cfs_writable(struct cfs *cfs);
 void cfs_deliver_other(struct cfs *cfs, const struct msg_header *h, struct msg_reader *r);
 /* A node left the CPG group: drop what it published. */
 void cfs_node_left(struct cfs *cfs, uint32_t nodeid);
+/* The group changed: publish this node's ephemeral state again. */
+void cfs_membership_changed(struct cfs *cfs);
 
 /* Creates the directories every node needs if missing (via cfs_submit). */
 int cfs_ensure_layout(struct cfs *cfs);

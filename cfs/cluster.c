@@ -47,6 +47,7 @@ struct cluster {
 	struct cfs *cfs;
 	pthread_t thread;
 	int wake_fd;
+	pthread_mutex_t send_lock; /* one multicast at a time (API threads send too) */
 	bool stopping;
 
 	pthread_mutex_t lock;  /* everything below */
@@ -181,15 +182,22 @@ static int cpg_send(void *ctx, const void *frame, size_t len)
 {
 	struct cluster *cl = ctx;
 	struct iovec iov = { .iov_base = (void *)frame, .iov_len = len };
+	int r = -ETIMEDOUT;
+	pthread_mutex_lock(&cl->send_lock);
 	for (int tries = 0; tries < 30000; tries++) {
 		cs_error_t e = cpg_mcast_joined(cl->cpg, CPG_TYPE_AGREED, &iov, 1);
-		if (e == CS_OK)
-			return 0;
-		if (e != CS_ERR_TRY_AGAIN)
-			return -ENOTCONN;
+		if (e == CS_OK) {
+			r = 0;
+			break;
+		}
+		if (e != CS_ERR_TRY_AGAIN) {
+			r = -ENOTCONN;
+			break;
+		}
 		usleep(1000); /* corosync's flow control: let it drain */
 	}
-	return -ETIMEDOUT;
+	pthread_mutex_unlock(&cl->send_lock);
+	return r;
 }
 
 static void on_completed(void *ctx, uint64_t counter, const int *results, size_t n)
@@ -300,6 +308,7 @@ static void on_confchg(cpg_handle_t h, const struct cpg_name *group,
 			cfs_node_left(cl->cfs, left[i].nodeid);
 	}
 	dfsm_confchg(cl->dfsm, ids, n);
+	cfs_membership_changed(cl->cfs);
 }
 
 /* ---- connection ---- */
@@ -520,6 +529,7 @@ int cluster_start(struct cfs *cfs, struct cluster **out)
 		return -ENOMEM;
 	cl->cfs = cfs;
 	pthread_mutex_init(&cl->lock, NULL);
+	pthread_mutex_init(&cl->send_lock, NULL);
 	pthread_cond_init(&cl->cond, NULL);
 	cl->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (cl->wake_fd < 0) {
@@ -546,6 +556,7 @@ void cluster_stop(struct cluster *cl)
 	dfsm_free(cl->dfsm);
 	close(cl->wake_fd);
 	pthread_cond_destroy(&cl->cond);
+	pthread_mutex_destroy(&cl->send_lock);
 	pthread_mutex_destroy(&cl->lock);
 	free(cl);
 }

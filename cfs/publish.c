@@ -1,6 +1,5 @@
-/* publish.c - see publish.h.  Local mode: apply directly.  The integrator
- * routes these through CPG in cluster mode (every node applies on
- * delivery, this one included). */
+/* publish.c - see publish.h.  Local mode: apply directly; cluster mode:
+ * multicast (replicate.c), every node applies on delivery, this one too. */
 #include "publish.h"
 
 #include <errno.h>
@@ -12,11 +11,14 @@
 #include "cfs.h"
 #include "clusterlog.h"
 #include "nodestatus.h"
+#include "replicate.h"
 
 int cfs_publish_status(struct cfs *cfs, const char *key, const char *value)
 {
 	if (!cfs->nodestatus)
 		return -ENODEV;
+	if (cfs->cluster)
+		return replicate_status(cfs, key, value);
 	return nodestatus_apply_set(cfs->nodestatus, cfs->opt.node, key, value);
 }
 
@@ -30,6 +32,8 @@ int cfs_publish_log(struct cfs *cfs, struct clusterlog_entry *e)
 		e->uid = clusterlog_new_uid(cfs->clusterlog);
 	if (!e->time)
 		e->time = (int64_t)time(NULL);
+	if (cfs->cluster)
+		return replicate_log(cfs, e);
 	int r = clusterlog_apply(cfs->clusterlog, e);
 	return r < 0 ? r : 0;
 }
