@@ -154,7 +154,10 @@ static void *write_loop(void *arg)
 static long value_of(const struct archive *a, const char *path)
 {
 	const struct archive_entry *e = archive_find(a, path);
-	return e ? strtol(g_strndup((const char *)e->data, e->size), NULL, 10) : -1;
+	if (!e)
+		return -1;
+	g_autofree char *text = g_strndup((const char *)e->data, e->size);
+	return strtol(text, NULL, 10);
 }
 
 static void test_snapshots_are_consistent_under_writes(void)
