@@ -138,10 +138,11 @@ pvecfs_stop() {
   return 0
 }
 
-# tree_sum DIR: a checksum of names, types, sizes, mtimes and contents,
-# skipping the virtual dot files.
+# tree_sum DIR: a checksum of names, types, sizes, mtimes and contents of
+# the stored tree, skipping the virtual dot files and the built-in symlinks
+# (their mtime is the daemon's start time, their target the node's name).
 tree_sum() {
-  (cd "$1" && find . -path './.*' -prune -o -printf '%y %p %s %T@\n' | LC_ALL=C sort &&
+  (cd "$1" && find . -path './.*' -prune -o ! -type l -printf '%y %p %s %T@\n' | LC_ALL=C sort &&
     find . -path './.*' -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0r cat) | sha256sum | cut -d' ' -f1
 }
 

@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "archive.h"
+#include "backup_archive.h"
 #include "testlib.h"
 
 static char dir[] = "/tmp/pvecfs-test-archive.XXXXXX";

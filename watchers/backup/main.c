@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "archive.h"
+#include "backup_archive.h"
 #include "calendar.h"
 #include "cleanup.h"
 #include "prune.h"

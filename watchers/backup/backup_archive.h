@@ -1,4 +1,4 @@
-/* archive.h - vzdump backup archives in a dump directory.
+/* backup_archive.h - vzdump backup archives in a dump directory.
  *
  * Names follow vzdump: `vzdump-<type>-<vmid>-YYYY_MM_DD-HH_MM_SS.<format>[.<compression>]`
  * with type qemu or lxc, format vma or tar, compression zst, gz or lzo; the

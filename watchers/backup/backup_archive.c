@@ -5,7 +5,7 @@
  * foreign files) is ignored, so pruning can never remove a file it does not
  * understand.  Whether an archive is protected is read once at listing time
  * and checked again right before removal. */
-#include "archive.h"
+#include "backup_archive.h"
 
 #include <dirent.h>
 #include <errno.h>
