@@ -112,7 +112,21 @@ cluster_start_pvecfs() {
       { fail "node $k: .members not quorate with $n online: $(node_members_json "$k")"; return 1; }
   done
   for k in "${all[@]}"; do wait_writable "$k" || return 1; done
+  # each daemon creates its own nodes/nK/{qemu-server,lxc,priv} once it is
+  # writable: wait for them so tests start from a settled tree
+  for k in "${all[@]}"; do
+    wait_for 30 node_has_own_dirs "$k" || { fail "node $k did not create its nodes/n$k directories"; return 1; }
+  done
   wait_trees_equal 60 "${all[@]}"
+}
+
+# node_has_own_dirs K: node K's per-node directories exist (cfs.c creates
+# them: nodes/nK/{qemu-server,lxc,priv} and priv/lock).
+node_has_own_dirs() {
+  local m
+  m=$(node_mnt "$1")
+  node_exec "$1" test -d "$m/nodes/n$1/qemu-server" -a -d "$m/nodes/n$1/lxc" \
+    -a -d "$m/nodes/n$1/priv" -a -d "$m/priv/lock"
 }
 
 # node_tree_list K: one line per entry: type, path, size, mtime, inode.
@@ -247,10 +261,17 @@ ct_define_tests() {
   done
 }
 
-# ct_test_names: the test_ functions in the order their t_ bodies appear in
-# the suite file (declare -F sorts by name).
+# ct_test_names SUITE [NAME...]: the NAMEs given (test_ prefix optional),
+# or else the test_ functions in the order their t_ bodies appear in the
+# suite file (declare -F sorts by name).
 ct_test_names() {
-  grep -o '^t_[a-z0-9_]*()' "$1" | sed 's/^t_/test_/; s/()$//'
+  local f=$1 n
+  shift
+  if [ $# -gt 0 ]; then
+    for n in "$@"; do echo "test_${n#test_}"; done
+    return
+  fi
+  grep -o '^t_[a-z0-9_]*()' "$f" | sed 's/^t_/test_/; s/()$//'
 }
 
 # ct_skip_without_tools: SKIP the suite if it cannot run here.
