@@ -4,9 +4,11 @@
  * Threading: the serving thread owns every client.  Other threads only
  * touch the event log (events.h), whose wakeup writes to our eventfd.  After
  * every wakeup or request the thread moves new events into the subscribed
- * clients' output buffers, filtering by prefix; a client whose unsent
- * output exceeds API_OUTPUT_MAX is sent a resync (if the socket takes it)
- * and closed: it reconnects and resumes from the last revision it saw. */
+ * clients' output buffers (while they have room), filtering by prefix.  A
+ * client that does not read falls behind in the event log; once the log has
+ * dropped events it has not received, or its unsent output exceeds
+ * API_OUTPUT_MAX, it is sent a resync (if its socket takes it) and closed:
+ * it reconnects and resumes from the last revision it saw. */
 #include "api.h"
 
 #include <errno.h>
@@ -35,6 +37,7 @@
 #define API_MAX_CLIENTS 512
 #define API_READ_CHUNK 65536
 #define API_EVENT_BATCH 256
+#define API_PUMP_LIMIT (256 * 1024) /* stop moving events to a client beyond this */
 
 enum access { ACCESS_NONE, ACCESS_READ, ACCESS_ADMIN };
 
@@ -51,6 +54,7 @@ struct client {
 	bool closing;        /* close once out is sent (or at once if it cannot be) */
 	bool dead;           /* close now */
 	bool subscribed;
+	bool held_back;      /* the last pump stopped at API_PUMP_LIMIT */
 	struct events_cursor cursor;
 	char **prefixes;
 	size_t n_prefixes;
@@ -216,13 +220,31 @@ static void cut_client(struct api *api, struct client *c)
 		 (int)c->pid, (unsigned)c->uid);
 }
 
+/* Moves events into the client's buffer while it has room; what does not
+ * fit stays in the event log, behind the client's cursor.  A client that
+ * stops reading therefore costs at most API_PUMP_LIMIT here; when the log
+ * has moved past its cursor (the read gives a resync while output is still
+ * and we were holding events back) it is not keeping up and is cut; a
+ * resync for any other reason (a reset, an old `from`) is sent in-band. */
 static void pump_client(struct api *api, struct client *c, const struct cluster_view *view)
 {
 	struct event batch[API_EVENT_BATCH];
 	for (;;) {
+		if (pending(c) >= API_PUMP_LIMIT) {
+			c->held_back = true; /* the log now holds events this client is owed */
+			if (events_cursor_lost(api->cfs->events, &c->cursor) || pending(c) > API_OUTPUT_MAX)
+				cut_client(api, c);
+			return;
+		}
 		int n = events_read(api->cfs->events, &c->cursor, batch, API_EVENT_BATCH);
+		if (n == 0)
+			c->held_back = false;
 		if (n <= 0)
 			return; /* -ENOMEM: try again on the next wakeup */
+		if (batch[0].op == EVENT_RESYNC && c->held_back) {
+			cut_client(api, c);
+			return;
+		}
 		for (int i = 0; i < n; i++) {
 			if (!c->dead && wanted(c, &batch[i]))
 				send_json(c, event_json(&batch[i], view));
@@ -230,10 +252,6 @@ static void pump_client(struct api *api, struct client *c, const struct cluster_
 		}
 		if (c->dead)
 			return;
-		if (pending(c) > API_OUTPUT_MAX) {
-			cut_client(api, c);
-			return;
-		}
 	}
 }
 

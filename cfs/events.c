@@ -249,12 +249,25 @@ static int copy_event(struct event *dst, const struct event *src)
 	return 0;
 }
 
+static bool cursor_lost_locked(struct events *e, const struct events_cursor *cur)
+{
+	return cur->generation != e->generation || cur->rev < e->base || cur->rev > e->last;
+}
+
+bool events_cursor_lost(struct events *e, const struct events_cursor *cur)
+{
+	pthread_mutex_lock(&e->lock);
+	bool lost = cursor_lost_locked(e, cur);
+	pthread_mutex_unlock(&e->lock);
+	return lost;
+}
+
 int events_read(struct events *e, struct events_cursor *cur, struct event *out, size_t max)
 {
 	if (max == 0)
 		return 0;
 	pthread_mutex_lock(&e->lock);
-	if (cur->generation != e->generation || cur->rev < e->base || cur->rev > e->last) {
+	if (cursor_lost_locked(e, cur)) {
 		out[0] = (struct event){ .op = EVENT_RESYNC, .rev = e->last };
 		cur->rev = e->last;
 		cur->generation = e->generation;

@@ -83,6 +83,9 @@ struct events_cursor events_cursor_live(struct events *e);
  * gives a resync if `rev` is no longer (or not yet) covered by the log. */
 struct events_cursor events_cursor_from(struct events *e, uint64_t rev);
 
+/* Whether the next read from this cursor would give a resync. */
+bool events_cursor_lost(struct events *e, const struct events_cursor *cur);
+
 /* Copies up to `max` events after the cursor into out[] (deep copies: free
  * with event_clear()) and advances the cursor.  If the cursor cannot be
  * served, out[0] is a single EVENT_RESYNC whose rev is the revision to

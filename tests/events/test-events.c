@@ -131,8 +131,10 @@ static void test_wraparound_keeps_the_newest_and_moves_base(void)
 	CHECK_INT(ev[0].op, EVENT_RESYNC);
 	/* a slow reader overtaken by the ring */
 	cur = events_cursor_from(e, 8);
+	CHECK(!events_cursor_lost(e, &cur));
 	for (uint64_t v = 11; v <= 20; v++)
 		record(e, CHANGE_WRITE, v, "/f", NULL);
+	CHECK(events_cursor_lost(e, &cur));
 	CHECK_INT(events_read(e, &cur, ev, 8), 1);
 	CHECK_INT(ev[0].op, EVENT_RESYNC);
 	CHECK_INT(ev[0].rev, 20);
