@@ -799,6 +799,11 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	fi->fh = (uintptr_t)dir;
+	/* The kernel may serve readdir from its cache while the directory's
+	 * version is unchanged (changes made through this kernel drop that
+	 * cache themselves; others change the version). */
+	fi->cache_readdir = 1;
+	fi->keep_cache = may_keep_cache(fs, ino, a.version);
 	fuse_reply_open(req, fi);
 }
 

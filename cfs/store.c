@@ -38,6 +38,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <sqlite3.h>
+#include <zlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,24 +82,12 @@ static const char select_rows_sql[] =
 	"SELECT inode, parent, version, writer, mtime, type, name, data, crc"
 	" FROM tree ORDER BY inode";
 
-/* ---- CRC-32 (IEEE, reflected) with a 16-entry table: small and fast enough
- * (the whole tree is at most max_total_size bytes, checked once per load). */
-
-static const uint32_t crc32_nibble[16] = {
-	0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
-	0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-	0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
-};
+/* ---- CRC-32 (IEEE, zlib's implementation): computed for every row written
+ * (up to 1 MiB each) and checked for every row loaded. */
 
 static uint32_t crc32_update(uint32_t crc, const void *buf, size_t len)
 {
-	const unsigned char *p = buf;
-	crc = ~crc;
-	for (size_t i = 0; i < len; i++) {
-		crc = (crc >> 4) ^ crc32_nibble[(crc ^ p[i]) & 0xf];
-		crc = (crc >> 4) ^ crc32_nibble[(crc ^ (p[i] >> 4)) & 0xf];
-	}
-	return ~crc;
+	return (uint32_t)crc32_z(crc, buf, len);
 }
 
 static unsigned char *put_le(unsigned char *p, uint64_t v, int bytes)
