@@ -123,6 +123,27 @@ int clusterlog_apply(struct clusterlog *cl, const struct clusterlog_entry *e)
 	return 0;
 }
 
+int clusterlog_foreach_of_node(struct clusterlog *cl, const char *node, size_t max,
+			       clusterlog_cb cb, void *ctx)
+{
+	pthread_mutex_lock(&cl->lock);
+	size_t n = 0;
+	struct clusterlog_entry *copy = malloc((max ? max : 1) * sizeof(*copy));
+	if (!copy) {
+		pthread_mutex_unlock(&cl->lock);
+		return -ENOMEM;
+	}
+	for (size_t i = cl->count; i-- > 0 && n < max;)
+		if (strcmp(cl->entries[i].node, node) == 0)
+			copy[n++] = cl->entries[i];
+	pthread_mutex_unlock(&cl->lock);
+	int r = 0;
+	while (n-- > 0 && r == 0) /* oldest first */
+		r = cb(ctx, &copy[n]);
+	free(copy);
+	return r;
+}
+
 size_t clusterlog_count(struct clusterlog *cl)
 {
 	pthread_mutex_lock(&cl->lock);

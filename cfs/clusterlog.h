@@ -48,6 +48,12 @@ int clusterlog_apply(struct clusterlog *cl, const struct clusterlog_entry *e);
 
 size_t clusterlog_count(struct clusterlog *cl);
 
+/* Calls cb (outside the lock, oldest first) for the newest `max` entries of
+ * node; stops at and returns cb's first non-zero result. */
+typedef int (*clusterlog_cb)(void *ctx, const struct clusterlog_entry *e);
+int clusterlog_foreach_of_node(struct clusterlog *cl, const char *node, size_t max,
+			       clusterlog_cb cb, void *ctx);
+
 /* The log as JSON text {"data": [...]}, newest first, at most `limit`
  * entries (0: all).  malloc'd, NULL on ENOMEM. */
 char *clusterlog_json(struct clusterlog *cl, size_t limit);

@@ -135,8 +135,18 @@ static int republish_one(void *ctx, const char *node, const char *key, const cha
 	return 0;
 }
 
+static int republish_log_entry(void *ctx, const struct clusterlog_entry *e)
+{
+	replicate_log(ctx, e);
+	return 0;
+}
+
 void replicate_republish(struct cfs *cfs)
 {
 	if (cfs->nodestatus)
 		nodestatus_foreach(cfs->nodestatus, cfs->opt.node, NULL, republish_one, cfs);
+	/* Joining nodes learn the recent log; duplicates are dropped on apply. */
+	if (cfs->clusterlog)
+		clusterlog_foreach_of_node(cfs->clusterlog, cfs->opt.node, REPLICATE_LOG_REPUBLISH,
+					   republish_log_entry, cfs);
 }

@@ -2,8 +2,8 @@
  * mode: publishing multicasts a MSG_STATUS / MSG_LOG frame and every node
  * (this one included) applies it on delivery.  The status store is not
  * persisted: after every membership change each node multicasts its own
- * entries again so that joining nodes learn them, and the entries of a node
- * that left the group are dropped. */
+ * entries (and its recent log entries) again so that joining nodes learn
+ * them, and the status entries of a node that left the group are dropped. */
 #ifndef PVECFS_REPLICATE_H
 #define PVECFS_REPLICATE_H
 
@@ -21,7 +21,9 @@ int replicate_log(struct cfs *cfs, const struct clusterlog_entry *e);
 void replicate_deliver(struct cfs *cfs, const struct msg_header *h, struct msg_reader *r);
 /* The node left the group (no process of it remains). */
 void replicate_node_left(struct cfs *cfs, uint32_t nodeid);
-/* After a membership change: multicast this node's own status entries. */
+/* After a membership change: multicast this node's own status entries and
+ * its newest cluster-log entries. */
+#define REPLICATE_LOG_REPUBLISH 100
 void replicate_republish(struct cfs *cfs);
 
 #endif
