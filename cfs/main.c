@@ -29,6 +29,7 @@
 #include "fs.h"
 #include "locks.h"
 #include "log.h"
+#include "membership.h"
 #include "notify.h"
 #include "store.h"
 #include "tree.h"
@@ -44,7 +45,8 @@ static void usage(FILE *out)
 		"      --mount DIR          mount point (default /etc/pve)\n"
 		"      --data DIR           database directory (default /var/lib/pvecfs)\n"
 		"      --run DIR            pid file and sockets (default /run/pvecfs)\n"
-		"      --node NAME          this node's name (default: the host name)\n"
+		"      --node NAME          this node's name (default: its corosync node name,\n"
+		"                           else the host name)\n"
 		"      --max-file-size N    largest file, bytes, K/M/G suffixes (default 1M)\n"
 		"      --max-total-size N   sum of all file sizes (default 128M)\n"
 		"      --max-inodes N       files and directories (default 262144)\n"
@@ -273,6 +275,10 @@ int main(int argc, char **argv)
 	if (parse_options(argc, argv, &cfs.opt) < 0)
 		return 2;
 	_cleanup_free_ char *hostname = NULL;
+	char corosync_name[256];
+	if (!cfs.opt.node && !cfs.opt.local &&
+	    membership_local_node_name(corosync_name, sizeof(corosync_name)) == 0)
+		cfs.opt.node = corosync_name; /* the corosync node name of this node */
 	if (!cfs.opt.node)
 		cfs.opt.node = hostname = default_node_name();
 	log_open("pvecfs", true);

@@ -119,3 +119,29 @@ int membership_read_nodelist(struct membership *q, struct cluster_view *view)
 	}
 	return 0;
 }
+
+int membership_local_node_name(char *buf, size_t len)
+{
+	cmap_handle_t cmap;
+	if (cmap_initialize(&cmap) != CS_OK)
+		return -ENOTCONN;
+	uint32_t me = 0;
+	int r = -ENOENT;
+	if (cmap_get_uint32(cmap, "runtime.votequorum.this_node_id", &me) == CS_OK) {
+		for (int i = 0; i < 1024 && r == -ENOENT; i++) {
+			char key[128];
+			uint32_t id;
+			snprintf(key, sizeof(key), "nodelist.node.%d.nodeid", i);
+			if (cmap_get_uint32(cmap, key, &id) != CS_OK)
+				break;
+			if (id != me)
+				continue;
+			snprintf(key, sizeof(key), "nodelist.node.%d.name", i);
+			buf[0] = '\0';
+			copy_string(cmap, key, buf, len);
+			r = buf[0] ? 0 : -ENOENT;
+		}
+	}
+	cmap_finalize(cmap);
+	return r;
+}
