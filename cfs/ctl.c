@@ -235,6 +235,8 @@ static int cmd_log(struct ctl *ctl, int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "add") == 0)
 		return log_add(ctl, argc - 1, argv + 1);
+	if (argc > 1 && argv[1][0] != '-') /* `log MESSAGE` */
+		return log_add(ctl, argc, argv);
 	static const struct option opts[] = {
 		{ "limit", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
@@ -255,7 +257,7 @@ static int cmd_log(struct ctl *ctl, int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected argument '%s' (did you mean 'log add'?)", argv[optind]);
+		return usage_error("unexpected argument '%s' (messages go first: log MESSAGE)", argv[optind]);
 	json_object *args = json_object_new_object();
 	json_object_object_add(args, "limit", json_object_new_int64((int64_t)limit));
 	json_object *result = NULL;
@@ -320,6 +322,17 @@ static int cmd_nodestatus(struct ctl *ctl, int argc, char **argv)
 
 static int cmd_help(struct ctl *ctl, int argc, char **argv);
 
+/* The names for the status store calls. */
+static int cmd_get_status(struct ctl *ctl, int argc, char **argv) { return nodestatus_get(ctl, argc, argv); }
+
+static int cmd_set_status(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc != 3)
+		return usage_error("set-status needs KEY VALUE");
+	char *args[] = { "nodestatus", "set", argv[1], argv[2], NULL };
+	return cmd_nodestatus(ctl, 4, args);
+}
+
 /* Backup subcommands live in ctl_backup.c. */
 static int cmd_backup(struct ctl *ctl, int argc, char **argv) { return ctl_backup_main(ctl->socket, argc, argv); }
 static int cmd_verify(struct ctl *ctl, int argc, char **argv) { return ctl_verify_main(ctl->socket, argc, argv); }
@@ -333,6 +346,9 @@ static const struct command commands[] = {
 				"                                           print events until Ctrl-C" },
 	{ "log", cmd_log, "log [--limit N] [--json]                 the cluster log, newest first\n"
 			  "  log add [--tag T] [--pri P] [--user U] MESSAGE" },
+	{ "watch", cmd_events, "watch [--from REV] [--count N] [--json] [PREFIX...]  same as events" },
+	{ "get-status", cmd_get_status, "get-status [NODE [KEY]]                  same as nodestatus get" },
+	{ "set-status", cmd_set_status, "set-status KEY VALUE                     same as nodestatus set" },
 	{ "nodestatus", cmd_nodestatus, "nodestatus [get [NODE [KEY]]]           published node status\n"
 					"  nodestatus set KEY VALUE | delete KEY" },
 	{ "backup", cmd_backup, "backup [-o FILE] [--format zstd|tar]      archive of the tree at one version" },
