@@ -2,6 +2,8 @@
  *
  *   pvecfs-net apply --root DIR --node NAME [--dry-run] [--keep-address IP] [--state FILE]
  *   pvecfs-net check --root DIR --node NAME
+ *   pvecfs-net run [--root DIR] [--node NAME] [--dry-run] [--keep-address IP] ...
+ *   pvecfs-net status [LINK] [--socket PATH] [--json]
  *
  * `apply` reads DIR/nodes/NAME/interfaces and DIR/sdn/{zones,vnets}.cfg,
  * builds the desired state, compares it with the kernel (rtnetlink), and
@@ -9,8 +11,9 @@
  * summary line with the number of netlink changes.  A file that does not
  * parse or validate, a plan the kernel cannot carry out, or a plan that would
  * cut the cluster link is rejected before anything changes.  `check` only
- * parses and validates.  The later daemon (`run`) gets its own entry in the
- * command table: it will call the same load/plan/apply steps on each event.
+ * parses and validates.  `run` is the daemon (daemon.c): the same
+ * load/plan/apply steps on every change of the files or of the kernel;
+ * `status` prints what it published.
  *
  * Exit status: 0 done, 1 rejected or failed, 2 usage. */
 #include <errno.h>
@@ -21,11 +24,12 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "daemon.h"
 #include "ifupdown.h"
 #include "netcheck.h"
 #include "netdesired.h"
 #include "netlink.h"
-#include "netsdn.h"
+#include "netload.h"
 #include "reconcile.h"
 
 struct net_opts {
@@ -56,8 +60,6 @@ static void print_warnings(const struct nd_state *s)
 }
 
 static void netdesired_freep(struct nd_state **s) { netdesired_free(*s); }
-static void ifupdown_freep(struct ifd_file **f) { ifupdown_free(*f); }
-static void netsdn_clearp(struct nd_sdn *s) { netsdn_clear(s); }
 static void nl_closep(struct nl_ctx **c) { nl_close(*c); }
 static void nl_snapshot_freep(struct nl_snapshot **s) { nl_snapshot_free(*s); }
 static void reconcile_plan_freep(struct rc_plan **p) { reconcile_plan_free(*p); }
@@ -65,17 +67,7 @@ static void reconcile_plan_freep(struct rc_plan **p) { reconcile_plan_free(*p); 
 /* Files -> desired state; err says where it went wrong. */
 static int load_desired(const struct net_opts *o, struct nd_state **out, struct net_error *err)
 {
-	_cleanup_free_ char *path = NULL;
-	if (asprintf(&path, "%s/nodes/%s/interfaces", o->root, o->node) < 0)
-		return -ENOMEM;
-	_cleanup_(ifupdown_freep) struct ifd_file *ifaces = NULL;
-	int r = ifupdown_parse_file(path, &ifaces, err);
-	if (r < 0)
-		return r;
-	_cleanup_(netsdn_clearp) struct nd_sdn sdn = { 0 };
-	if ((r = netsdn_load(o->root, o->node, &sdn, err)) < 0)
-		return r;
-	return netdesired_build(ifaces, &sdn, out, err);
+	return net_load_desired(o->root, o->node, out, err);
 }
 
 static int write_state(const char *path, const struct nl_snapshot *after, unsigned changes, size_t actions)
@@ -216,9 +208,7 @@ static int cmd_apply(int argc, char **argv)
 
 static int cmd_help(int argc, char **argv);
 
-/* The subcommands.  The daemon (`run`: subscribe to pvecfs events and apply
- * on each change) will be added here and reuse load_desired/cmd_apply's
- * steps. */
+/* The subcommands.  `run` (the daemon) and `status` live in daemon.c. */
 static const struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -226,6 +216,9 @@ static const struct command {
 } commands[] = {
 	{ "apply", cmd_apply, "apply --root DIR --node NAME [--dry-run] [--keep-address IP] [--state FILE]" },
 	{ "check", cmd_check, "check --root DIR --node NAME" },
+	{ "run", net_cmd_run, "run [--root DIR] [--node NAME] [--dry-run] [--keep-address IP] [--socket PATH] "
+			      "[--state FILE] [--resync-interval S] [--debug]" },
+	{ "status", net_cmd_status, "status [LINK] [--socket PATH] [--json]" },
 	{ "help", cmd_help, "help" },
 };
 
