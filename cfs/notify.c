@@ -179,21 +179,15 @@ static void queue_replay_of_change(struct notify *n, const struct change *c, con
 		    c->path, c->to, c->mtime);
 }
 
-static void notify_applied(void *ctx, const struct change *c, const struct tree_result *res)
+/* What the kernel must forget after a change made elsewhere: attributes of
+ * every touched inode and the entries that appeared or vanished. */
+static void queue_remote_invalidations(struct notify *n, const struct change *c, const struct tree_result *res)
 {
-	struct notify *n = ctx;
-	pthread_mutex_lock(&n->lock);
-	if (!accepting(n)) {
-		pthread_mutex_unlock(&n->lock);
-		return;
-	}
 	for (int i = 0; i < res->n_dirty; i++)
 		push_inval_inode(n, res->dirty[i]);
 	for (int i = 0; i < res->n_removed; i++)
 		push_inval_inode(n, res->removed[i]);
-	bool remote = c->writer != n->cfs->node_id;
-	/* The kernel made a local change itself and knows its entries. */
-	if (remote) switch (c->op) {
+	switch (c->op) {
 	case CHANGE_CREATE:
 	case CHANGE_MKDIR:
 	case CHANGE_UNLINK:
@@ -207,9 +201,45 @@ static void notify_applied(void *ctx, const struct change *c, const struct tree_
 	default:
 		break;
 	}
+}
+
+/* A change made through this mount: the kernel updated its own entries and
+ * directory attributes.  It cannot know the mtime a commit at close gave the
+ * file, nor that utime(0) on a lock removed the directory. */
+static void queue_local_invalidations(struct notify *n, const struct change *c, const struct tree_result *res)
+{
+	switch (c->op) {
+	case CHANGE_WRITE:
+	case CHANGE_MTIME:
+		push_inval_inode(n, res->inode);
+		break;
+	case CHANGE_RMDIR:
+		push_inval_inode(n, res->parent);
+		push_inval_entry(n, res->parent, base_name(c->path));
+		break;
+	default:
+		break;
+	}
+}
+
+static void notify_applied(void *ctx, const struct change *c, const struct tree_result *res)
+{
+	struct notify *n = ctx;
+	pthread_mutex_lock(&n->lock);
+	if (!accepting(n)) {
+		pthread_mutex_unlock(&n->lock);
+		return;
+	}
+	bool remote = c->writer != n->cfs->node_id;
+	bool queued = n->head != NULL;
+	if (remote)
+		queue_remote_invalidations(n, c, res);
+	else
+		queue_local_invalidations(n, c, res);
 	if (n->replay && remote)
 		queue_replay_of_change(n, c, res);
-	pthread_cond_signal(&n->cond);
+	if (!queued && n->head)
+		pthread_cond_signal(&n->cond);
 	pthread_mutex_unlock(&n->lock);
 }
 
