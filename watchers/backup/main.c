@@ -1,7 +1,12 @@
 /* main.c - pvecfs-backup: the backup watcher's command line.
  *
- * Subcommands (a dispatch table, so `run` and the daemon can be added as
- * entries later):
+ * Subcommands (a dispatch table):
+ *   run [--root DIR] [--node NAME] [--run DIR] [--dry-run] [--stagger S] ...
+ *       the backup watcher daemon (daemon.c)
+ *   run-now JOBID [--root DIR] [--node NAME]
+ *       ask this node's daemon to run a job now (a trigger file)
+ *   restore-test ARCHIVE [--tmpdir DIR] [--keep]
+ *       unpack a VM archive and check it against its manifest
  *   schedule EXPR [--from "YYYY-MM-DD HH:MM[:SS]"] [--iterations N]
  *       print the next N fire times of a calendar event, local time
  *   prune [--dry-run] --prune-backups SPEC [--vmid N] DIR
@@ -21,6 +26,7 @@
 #include "backup_archive.h"
 #include "calendar.h"
 #include "cleanup.h"
+#include "daemon.h"
 #include "prune.h"
 
 #define EXIT_USAGE 2
@@ -202,6 +208,16 @@ static int cmd_prune(int argc, char **argv)
 }
 
 static const struct command commands[] = {
+	{ "run", backup_cmd_run,
+	  "run [--root DIR] [--node NAME] [--run DIR] [--dry-run] [--stagger S] [--socket PATH]\n"
+	  "    [--pvecfsctl PATH] [--agent-timeout S] [--stop-timeout S] [--debug]\n"
+	  "      the backup watcher: run this node's backup jobs of jobs.cfg on schedule" },
+	{ "run-now", backup_cmd_run_now,
+	  "run-now JOBID [--root DIR] [--node NAME]\n"
+	  "      create nodes/NODE/backup-run/JOBID: that node's daemon runs the job now" },
+	{ "restore-test", backup_cmd_restore_test,
+	  "restore-test ARCHIVE [--tmpdir DIR] [--keep]\n"
+	  "      unpack a VM backup archive and check every member against its manifest" },
 	{ "schedule", cmd_schedule,
 	  "schedule EXPR [--from \"YYYY-MM-DD HH:MM[:SS]\"] [--iterations N]\n"
 	  "      print the next N (default 1) times EXPR fires after --from (default now)" },
