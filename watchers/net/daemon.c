@@ -446,10 +446,22 @@ static void replan(struct netd *d, const struct nd_state *want, struct nl_ctx *n
 		*pending = NULL;
 }
 
+/* "all", or the dirty keys ("files", "drift", "files,drift"). */
+static void describe_trigger(const struct watch_pass *pass, char *buf, size_t size)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	if (pass->all)
+		len += (size_t)snprintf(buf, size, "all");
+	for (size_t i = 0; i < pass->n_keys && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? "," : "", pass->keys[i]);
+	if (!buf[0])
+		snprintf(buf, size, "-");
+}
+
 static int reconcile_pass(struct watch_ctx *ctx, const struct watch_pass *pass, void *userdata)
 {
 	struct netd *d = userdata;
-	(void)pass;
 	uint64_t digest = net_sources_digest(watch_root(ctx), d->node);
 	resolve_cluster_address(d);
 	struct net_error err = { 0 };
@@ -522,10 +534,12 @@ static int reconcile_pass(struct watch_ctx *ctx, const struct watch_pass *pass, 
 	}
 	d->applied_digest = digest;
 	d->have_applied = true;
-	watch_log(ctx, plan->n_actions ? LOG_INFO : LOG_DEBUG,
-		  "event=pass result=%s restore=%d actions=%zu changes=%u warnings=%zu",
-		  plan->n_actions ? "applied" : "in-sync", restore && plan->n_actions, plan->n_actions, changes,
-		  want->n_warnings);
+	char trigger[64];
+	describe_trigger(pass, trigger, sizeof(trigger));
+	watch_log(ctx, plan->n_actions || pass->first ? LOG_INFO : LOG_DEBUG,
+		  "event=pass result=%s trigger=%s restore=%d actions=%zu changes=%u warnings=%zu",
+		  plan->n_actions ? "applied" : "in-sync", trigger, restore && plan->n_actions, plan->n_actions,
+		  changes, want->n_warnings);
 	_cleanup_(nl_snapshot_freep) struct nl_snapshot *after = NULL;
 	_cleanup_(reconcile_plan_freep) struct rc_plan *pending = NULL;
 	if (plan->n_actions)
