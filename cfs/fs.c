@@ -349,7 +349,7 @@ static int setattr_virtual(fuse_ino_t ino, int to_set)
 }
 
 static int setattr_tree(fuse_req_t req, struct fs *fs, fuse_ino_t ino, const struct stat *attr,
-			int to_set, struct fuse_file_info *fi)
+			int to_set, struct fuse_file_info *fi, int64_t *pending_mtime)
 {
 	struct tree_attr a;
 	int r = tree_getattr(fs->cfs->tree, ino, &a);
@@ -379,8 +379,10 @@ static int setattr_tree(fuse_req_t req, struct fs *fs, fuse_ino_t ino, const str
 		/* Writes pending on this open file commit with this mtime
 		 * (tar and cp -p set it before close). */
 		int64_t mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now_seconds() : (int64_t)attr->st_mtime;
-		if (a.type == TREE_FILE && set_pending_mtime(fs, ino, mtime))
+		if (a.type == TREE_FILE && set_pending_mtime(fs, ino, mtime)) {
+			*pending_mtime = mtime;
 			return 0;
+		}
 		r = set_times(fs, path, &a, attr, to_set);
 	}
 	return r;
@@ -391,10 +393,11 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 {
 	struct fs *fs = fs_of(req);
 	struct stat before, st;
+	int64_t pending_mtime = 0;
 	int r = inode_stat(fs, ino, &before);
 	if (r == 0 && !from_replayer(req))
 		r = virtual_is_inode(ino) ? setattr_virtual(ino, to_set)
-					  : setattr_tree(req, fs, ino, attr, to_set, fi);
+					  : setattr_tree(req, fs, ino, attr, to_set, fi, &pending_mtime);
 	if (r == 0) {
 		r = inode_stat(fs, ino, &st);
 		if (r == -ENOENT) { /* an expired lock removed by utime(0) */
@@ -406,6 +409,9 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, -r);
 		return;
 	}
+	/* Report what the pending commit will store. */
+	if (pending_mtime)
+		st.st_mtime = st.st_ctime = (time_t)pending_mtime;
 	/* An open file being truncated reports its pending size. */
 	if ((to_set & FUSE_SET_ATTR_SIZE) && fi && fi->fh && !virtual_is_inode(ino))
 		st.st_size = (off_t)fs_file_size((struct fs_file *)(uintptr_t)fi->fh);
@@ -691,16 +697,27 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, size);
 }
 
+/* Commits an open file's writes.  The kernel may hold attributes fetched
+ * before the commit gave the file its mtime: drop them now (attributes
+ * only, which never blocks), not later from the notify thread. */
+static int commit_open_file(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int r = fs_file_commit((struct fs_file *)(uintptr_t)fi->fh, fs->cfs);
+	if (r > 0) {
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+		r = 0;
+	}
+	return r;
+}
+
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
-	fuse_reply_err(req, -fs_file_commit((struct fs_file *)(uintptr_t)fi->fh, fs->cfs));
+	fuse_reply_err(req, -commit_open_file(fs_of(req), ino, fi));
 }
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
-	fuse_reply_err(req, -fs_file_commit((struct fs_file *)(uintptr_t)fi->fh, fs->cfs));
+	fuse_reply_err(req, -commit_open_file(fs_of(req), ino, fi));
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -709,7 +726,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	/* close() already committed in flush; this catches handles that were
 	 * never flushed (e.g. the last mmap reference). */
-	fs_file_commit(f, fs->cfs);
+	commit_open_file(fs, ino, fi);
 	if (!virtual_is_inode(ino))
 		track_open_file(fs, ino, f, false);
 	fs_file_close(f);

@@ -244,6 +244,8 @@ int fs_file_commit(struct fs_file *f, struct cfs *cfs)
 		f->dirty = false;
 		if (r < 0)
 			f->error = r;
+		else
+			r = 1;
 	}
 	pthread_mutex_unlock(&f->lock);
 	return r;

@@ -34,7 +34,8 @@ int fs_file_stat(struct fs_file *f, struct stat *st);
  * (then the caller applies it as a change of its own). */
 bool fs_file_set_mtime(struct fs_file *f, int64_t mtime);
 
-/* Commits pending writes (no-op if none). 0 or a negative errno. */
+/* Commits pending writes: 1 if something was committed, 0 if there was
+ * nothing to commit, or a negative errno. */
 int fs_file_commit(struct fs_file *f, struct cfs *cfs);
 
 #endif

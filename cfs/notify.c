@@ -204,21 +204,14 @@ static void queue_remote_invalidations(struct notify *n, const struct change *c,
 }
 
 /* A change made through this mount: the kernel updated its own entries and
- * directory attributes.  It cannot know the mtime a commit at close gave the
- * file, nor that utime(0) on a lock removed the directory. */
+ * directory attributes (and fs.c drops a file's attributes itself when a
+ * commit at close gives it a new mtime).  It cannot know that utime(0) on a
+ * lock removed the directory. */
 static void queue_local_invalidations(struct notify *n, const struct change *c, const struct tree_result *res)
 {
-	switch (c->op) {
-	case CHANGE_WRITE:
-	case CHANGE_MTIME:
-		push_inval_inode(n, res->inode);
-		break;
-	case CHANGE_RMDIR:
+	if (c->op == CHANGE_RMDIR) {
 		push_inval_inode(n, res->parent);
 		push_inval_entry(n, res->parent, base_name(c->path));
-		break;
-	default:
-		break;
 	}
 }
 
