@@ -223,7 +223,9 @@ static void plan_wanted(struct rd_plan *p, const char *live, GHashTable *have_by
 			add_change(p, RD_CREATE, w->path, w->type, w->type == TREE_FILE, w);
 		} else if (w->type == TREE_FILE && content_differs(live, h, w)) {
 			add_change(p, RD_MODIFY, w->path, w->type, true, w);
-		} else if (h->mtime != w->mtime) {
+		} else if (w->type == TREE_FILE && h->mtime != w->mtime) {
+			/* A directory's mtime alone is no change: creating .git in an
+			 * export, or any file below, moves it. */
 			add_change(p, RD_MODIFY, w->path, w->type, false, w);
 		}
 	}
