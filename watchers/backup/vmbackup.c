@@ -943,7 +943,10 @@ int vmbackup_verify(const char *archive, const char *tmp_base, bool keep, FILE *
 		bool is_manifest = strcmp(m.name, "manifest.json") == 0;
 		int x = extract_member(in, dfd, &m, is_manifest ? &manifest : NULL);
 		if (x < 0) {
-			r = verr(err, errlen, "%s: cannot unpack: %s", m.name, strerror(-x));
+			if (x == -EPIPE || x == -EBADMSG)
+				r = verr(err, errlen, "the archive is damaged or truncated inside %s", m.name);
+			else
+				r = verr(err, errlen, "%s: cannot unpack: %s", m.name, strerror(-x));
 			break;
 		}
 		members[n++] = m;
