@@ -69,6 +69,8 @@ struct api {
 	pthread_t thread;
 	struct client *clients;
 	size_t n_clients;
+	atomic_uint n_subscribers; /* no subscriber: applied changes need no wakeup */
+	atomic_bool wake_pending;  /* an unread wakeup is in the eventfd */
 };
 
 /* ---- output ---- */
@@ -326,6 +328,7 @@ static int call_subscribe(struct api *api, struct client *c, json_object *req,
 	c->cursor = from ? events_cursor_from(api->cfs->events, json_object_get_uint64(from))
 			 : events_cursor_live(api->cfs->events);
 	c->subscribed = true;
+	atomic_fetch_add(&api->n_subscribers, 1);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "version", json_object_new_uint64(events_last(api->cfs->events)));
 	*result = o;
@@ -519,6 +522,8 @@ static void reap_clients(struct api *api)
 		struct client *c = *pp;
 		if (c->dead) {
 			*pp = c->next;
+			if (c->subscribed)
+				atomic_fetch_sub(&api->n_subscribers, 1);
 			free_client(c);
 			api->n_clients--;
 		} else {
@@ -527,11 +532,15 @@ static void reap_clients(struct api *api)
 	}
 }
 
+/* Read first, then clear: a wakeup that comes in between finds the flag
+ * still set and writes nothing, but its event is moved by pump_events(),
+ * which runs after this in the same round. */
 static void drain_wake(struct api *api)
 {
 	uint64_t v;
 	if (read(api->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_debug("api: wake read: %m");
+	atomic_store(&api->wake_pending, false);
 }
 
 static void *serve(void *arg)
@@ -578,10 +587,14 @@ static void *serve(void *arg)
 	return NULL;
 }
 
+/* Called for every applied change: cheap unless someone is subscribed, and
+ * one eventfd write per burst. */
 static void wake(void *ctx)
 {
 	struct api *api = ctx;
 	uint64_t one = 1;
+	if (atomic_load(&api->n_subscribers) == 0 || atomic_exchange(&api->wake_pending, true))
+		return;
 	if (write(api->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_debug("api: wake write: %m");
 }
