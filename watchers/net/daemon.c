@@ -545,7 +545,9 @@ static int reconcile_pass(struct watch_ctx *ctx, const struct watch_pass *pass, 
 	if (plan->n_actions)
 		replan(d, want, nl, &after, &pending);
 	const struct nl_snapshot *now = plan->n_actions ? after : have;
-	publish_summary(d, plan->n_actions ? "applied" : "in-sync", NULL, want);
+	/* "applied" whether this pass changed something or found all in place:
+	 * the status says the files are in effect, not what the last pass did. */
+	publish_summary(d, "applied", NULL, want);
 	if (now && (r = publish_links(d, want, now, plan->n_actions ? pending : plan)) < 0)
 		return r;
 	return remember_managed(d, want, now);

@@ -2,8 +2,8 @@
  * how `pvecfs-net status` prints it.
  *
  * Status store keys of a node (values are JSON objects):
- *   "net"         the last pass: result (applied, in-sync, rejected, failed,
- *                 dry-run), error {file, line, reason} or null, actions and
+ *   "net"         the last pass: result (applied: the files are in effect;
+ *                 rejected, failed, dry-run), error {file, line, reason} or null, actions and
  *                 changes of the last pass that changed something, restores
  *                 (hand changes undone since start), warnings ["file:line:
  *                 text"], cluster_address and its source (corosync, option,
