@@ -87,13 +87,6 @@ expect_exit0() {
   return 1
 }
 
-# stored_sum DIR: like tree_sum, but only what is stored: without the
-# built-in symlinks (their times are the daemon's start time).
-stored_sum() {
-  (cd "$1" && find . -path './.*' -prune -o -type l -prune -o -printf '%y %p %s %T@\n' | LC_ALL=C sort &&
-    find . -path './.*' -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0r cat) | sha256sum | cut -d' ' -f1
-}
-
 # db_sum DIR: checksum of the database file(s) in a data directory.
 db_sum() {
   (cd "$1" && cat config.db config.db-wal 2>/dev/null) | sha256sum | cut -d' ' -f1
