@@ -587,16 +587,21 @@ static void *serve(void *arg)
 	return NULL;
 }
 
+static void wake_thread(struct api *api)
+{
+	uint64_t one = 1;
+	if (write(api->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug("api: wake write: %m");
+}
+
 /* Called for every applied change: cheap unless someone is subscribed, and
  * one eventfd write per burst. */
 static void wake(void *ctx)
 {
 	struct api *api = ctx;
-	uint64_t one = 1;
 	if (atomic_load(&api->n_subscribers) == 0 || atomic_exchange(&api->wake_pending, true))
 		return;
-	if (write(api->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_debug("api: wake write: %m");
+	wake_thread(api);
 }
 
 static int listen_at(const char *path)
@@ -658,7 +663,7 @@ void api_stop(struct api *api)
 		return;
 	events_set_wakeup(api->cfs->events, NULL, NULL);
 	atomic_store(&api->stopping, true);
-	wake(api);
+	wake_thread(api);
 	pthread_join(api->thread, NULL);
 	while (api->clients) {
 		struct client *c = api->clients;
