@@ -1,10 +1,8 @@
 /* job.c - see job.h.
  *
  * jobs.cfg goes through the shared section config parser with the jobs.cfg
- * schema (which checks vzdump sections); pvecfs-tree sections, which that
- * schema does not know, are checked here with the same value checks.  The
- * whole file is refused on the first error, so a typo never makes a
- * half-understood job run. */
+ * schema (vzdump and pvecfs-tree sections).  The whole file is refused on
+ * the first error, so a typo never makes a half-understood job run. */
 #include "job.h"
 
 #include <errno.h>
@@ -64,30 +62,6 @@ static int split_nodes(const char *text, char ***out, size_t *n, struct parse_er
 
 static bool is_true(const char *v) { return v && strcmp(v, "0") != 0; }
 
-/* The keys of a pvecfs-tree section, checked like the schema would. */
-static int check_tree_section(const struct sectioncfg_section *s, struct parse_error *err)
-{
-	static const char *const known[] = { "schedule", "enabled", "storage", "prune-backups", "node", "comment",
-					     NULL };
-	for (size_t i = 0; i < s->count; i++) {
-		const struct sectioncfg_entry *e = &s->entries[i];
-		bool ok = false;
-		for (size_t k = 0; known[k]; k++)
-			ok |= strcmp(known[k], e->key) == 0;
-		parse_error_at(err, NULL, e->line);
-		if (!ok)
-			return parse_error_fail(err, e->key, "unknown key for a pvecfs-tree job");
-		if (strcmp(e->key, "prune-backups") == 0 && schema_check_prune_backups(e->key, e->value, err) < 0)
-			return -EINVAL;
-		if (strcmp(e->key, "enabled") == 0 && strcmp(e->value, "0") && strcmp(e->value, "1") && *e->value)
-			return parse_error_fail(err, e->key, "'%s' is not 0 or 1", e->value);
-	}
-	parse_error_at(err, NULL, s->line);
-	if (!sectioncfg_get(s, "schedule"))
-		return parse_error_fail(err, "schedule", "required key is missing");
-	return 0;
-}
-
 static int fill_job(const struct sectioncfg_section *s, struct job *j, struct parse_error *err)
 {
 	const char *v;
@@ -144,11 +118,8 @@ int job_list_parse(const char *text, size_t len, const char *file, struct job_li
 	struct job_list list = { 0 };
 	for (size_t i = 0; r == 0 && i < cfg->count; i++) {
 		const struct sectioncfg_section *s = &cfg->sections[i];
-		bool tree = strcmp(s->type, "pvecfs-tree") == 0;
-		if (!tree && strcmp(s->type, "vzdump") != 0)
+		if (strcmp(s->type, "pvecfs-tree") != 0 && strcmp(s->type, "vzdump") != 0)
 			continue;
-		if (tree && (r = check_tree_section(s, &pe)) < 0)
-			break;
 		struct job *n = realloc(list.jobs, (list.n + 1) * sizeof(*n));
 		if (!n) {
 			r = -ENOMEM;

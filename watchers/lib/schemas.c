@@ -207,8 +207,16 @@ static int check_vzdump_section(const struct sectioncfg_section *s, struct parse
 	return 0;
 }
 
+/* pvecfs's own job type: a backup of the config tree, once per cluster. */
+static const struct cfgschema_key tree_backup_keys[] = {
+	{ .key = "schedule", .kind = CFGSCHEMA_TEXT, .required = true },
+	K_BOOL("enabled"), K_IDENT("storage"), K_CHECK("prune-backups", schema_check_prune_backups),
+	K_CHECK("node", check_node_list), K_STR("comment"), { NULL },
+};
+
 static const struct cfgschema_type jobs_types[] = {
 	{ "vzdump", vzdump_keys, check_vzdump_section },
+	{ "pvecfs-tree", tree_backup_keys, NULL },
 	{ NULL },
 };
 const struct cfgschema schema_jobs_cfg = { "jobs.cfg", jobs_types };

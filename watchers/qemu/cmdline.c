@@ -174,7 +174,10 @@ static int add_identity(struct build *b)
 	if (asprintf(&b->cmd->qmp_path, "%s/qemu/%u.qmp", b->run_dir, b->vmid) < 0 ||
 	    asprintf(&b->cmd->pid_path, "%s/qemu/%u.pid", b->run_dir, b->vmid) < 0)
 		return -ENOMEM;
+	/* A second monitor for short-lived clients (the backup watcher): QEMU
+	 * serves one client per monitor and the qemu watcher keeps the first. */
 	if ((r = add_opt(b, "-qmp", "unix:%s,server=on,wait=off", b->cmd->qmp_path)) < 0 ||
+	    (r = add_opt(b, "-qmp", "unix:%s/qemu/%u.backup.qmp,server=on,wait=off", b->run_dir, b->vmid)) < 0 ||
 	    (r = add_opt(b, "-pidfile", "%s", b->cmd->pid_path)) < 0 || (r = qemu_cmd_add(b->cmd, "-daemonize")) < 0)
 		return r;
 	if (v->smbios_uuid && (r = add_opt(b, "-smbios", "type=1,uuid=%s", v->smbios_uuid)) < 0)
