@@ -336,7 +336,9 @@ static void disconnect(struct cluster *cl)
 	}
 	membership_disconnect(cl->quorum);
 	cl->quorum = NULL;
-	if (was)
+	if (was && __atomic_load_n(&cl->stopping, __ATOMIC_ACQUIRE))
+		log_info("left the cluster group");
+	else if (was)
 		log_warn("lost the connection to corosync: read-only until it is back");
 }
 

@@ -369,7 +369,10 @@ static int replay_syscall(struct notify *n, const struct work *w)
 	switch (w->op) {
 	case CHANGE_CREATE:
 	case CHANGE_WRITE:
-		fd = open(path, O_WRONLY | O_CLOEXEC | (w->op == CHANGE_CREATE ? O_CREAT : 0), 0640);
+		/* A creation is opened read-only: its content comes with the write
+		 * that follows it, whose replay is the one IN_CLOSE_WRITE a local
+		 * `echo x > f` would have produced. */
+		fd = open(path, (w->op == CHANGE_CREATE ? O_RDONLY | O_CREAT : O_WRONLY) | O_CLOEXEC, 0640);
 		if (fd < 0)
 			return -errno;
 		close(fd);
