@@ -56,6 +56,7 @@ struct cluster {
 	struct request *inflight; /* ordered by counter */
 	bool connected, quorate, synced;
 	bool diverged;            /* local-mode edits differ: refuse writes */
+	bool sending;             /* a thread is multicasting the pending requests */
 	uint32_t nodeid;
 	uint64_t counter;
 	struct cluster_view view;
@@ -99,6 +100,8 @@ static struct request *request_new(const struct change *c)
 	}
 	return r;
 }
+
+static void flush_pending(struct cluster *cl);
 
 /* Completes a request (lock held). */
 static void complete(struct cluster *cl, struct request *r, int result)
@@ -157,7 +160,11 @@ int cluster_submit(struct cluster *cl, struct change *c)
 	else
 		cl->pending_head = r;
 	cl->pending_tail = r;
-	wake(cl);
+	pthread_mutex_unlock(&cl->lock);
+	/* The first submitter sends for everyone waiting meanwhile: no thread
+	 * hop, and concurrent requests still share one message. */
+	flush_pending(cl);
+	pthread_mutex_lock(&cl->lock);
 	struct timespec deadline;
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += CLUSTER_SUBMIT_TIMEOUT;
@@ -461,6 +468,21 @@ static void send_pending(struct cluster *cl)
 	}
 }
 
+/* Sends what is pending unless another thread is at it; that thread picks
+ * up whatever was queued before it clears `sending`. */
+static void flush_pending(struct cluster *cl)
+{
+	pthread_mutex_lock(&cl->lock);
+	while (!cl->sending && cl->pending_head) {
+		cl->sending = true;
+		pthread_mutex_unlock(&cl->lock);
+		send_pending(cl);
+		pthread_mutex_lock(&cl->lock);
+		cl->sending = false;
+	}
+	pthread_mutex_unlock(&cl->lock);
+}
+
 int cluster_send_other(struct cluster *cl, const void *frame, size_t len)
 {
 	/* Called from API threads: CPG handles are thread-safe for mcast. */
@@ -518,7 +540,7 @@ static void *cluster_thread(void *arg)
 			}
 		}
 		dfsm_tick(cl->dfsm);
-		send_pending(cl);
+		flush_pending(cl);
 	}
 	disconnect(cl);
 	return NULL;

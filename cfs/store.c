@@ -8,7 +8,10 @@
  *       changed; data is NULL for directories, a BLOB for files; crc is a
  *       CRC-32 over all the other fields (row_crc) so that a damaged row is
  *       found on load even when SQLite's own structure is intact.
- *   meta(key PK, value) "version" = the global version, plus store_meta_set.
+ *   meta(key PK, value) "version" = the global version as of the last full
+ *       replacement (store_replace_all); the current one is the larger of it
+ *       and MAX(tree.version), since every change leaves its version on a
+ *       row it touched.  Plus whatever store_meta_set stores.
  *
  * Opening is two-phase so that a database we refuse is never modified: a
  * read-only connection first checks the application id, the schema version
@@ -592,11 +595,11 @@ int store_delete(struct store *s, uint64_t inode)
 
 int store_commit(struct store *s, uint64_t version)
 {
-	char text[24];
-	snprintf(text, sizeof(text), "%" PRIu64, version);
-	int r = store_meta_set(s, "version", text);
-	if (r == 0)
-		r = run_stmt(s, s->commit, "COMMIT");
+	/* The global version is not written here: every applied change leaves
+	 * it on a row it touched (the inode, or its directory for a removal),
+	 * so it is MAX(version) at load.  One page less per commit. */
+	(void)version;
+	int r = run_stmt(s, s->commit, "COMMIT");
 	if (r < 0)
 		store_rollback(s);
 	return r;
@@ -720,6 +723,16 @@ static int load_version(struct store *s, uint64_t *version, char **why)
 		return fail_why(why, -EUCLEAN, "%s: bad global version \"%s\"; "
 				RECOVERY_ADVICE, s->path, text, s->path);
 	*version = v;
+	/* meta holds the version of the last full replacement; later commits
+	 * are found as the highest row version. */
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM tree", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER) {
+		uint64_t highest = (uint64_t)sqlite3_column_int64(st, 0);
+		if (highest > *version)
+			*version = highest;
+	}
+	sqlite3_finalize(st);
 	return 0;
 }
 
