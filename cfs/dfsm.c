@@ -162,15 +162,12 @@ static int decode_changes(struct msg_reader *r, uint32_t sender, struct change *
 	return 0;
 }
 
-static void apply_frame(struct dfsm *d, uint32_t sender, const void *frame, size_t len)
+/* Applies an opened CHANGES frame. */
+static void apply_changes(struct dfsm *d, uint32_t sender, const struct msg_header *h, struct msg_reader *r)
 {
-	struct msg_header h;
-	struct msg_reader r;
 	_cleanup_free_ struct change *changes = NULL;
 	size_t n = 0;
-	int e = msg_open(frame, len, &h, &r);
-	if (e == 0)
-		e = decode_changes(&r, h.sender, &changes, &n);
+	int e = decode_changes(r, h->sender, &changes, &n);
 	if (e < 0) {
 		char name[64];
 		node_label(d, sender, name, sizeof(name));
@@ -181,8 +178,19 @@ static void apply_frame(struct dfsm *d, uint32_t sender, const void *frame, size
 	if (!results)
 		return;
 	apply_batch(d->apply, changes, n, results);
-	if (h.sender == d->nodeid && d->ops->completed)
-		d->ops->completed(d->ctx, h.counter, results, n);
+	if (h->sender == d->nodeid && d->ops->completed)
+		d->ops->completed(d->ctx, h->counter, results, n);
+}
+
+/* Applies a queued frame (it was checked when it was delivered). */
+static void apply_frame(struct dfsm *d, uint32_t sender, const void *frame, size_t len)
+{
+	struct msg_header h;
+	struct msg_reader r;
+	if (msg_open(frame, len, &h, &r) < 0)
+		return;
+	apply_changes(d, sender, &h, &r);
+	msg_reader_release(&r);
 }
 
 static void enqueue(struct dfsm *d, uint32_t sender, const void *frame, size_t len)
@@ -589,7 +597,7 @@ void dfsm_deliver(struct dfsm *d, uint32_t nodeid, uint32_t pid, const void *fra
 	switch (h.type) {
 	case MSG_CHANGES:
 		if (d->synced)
-			apply_frame(d, nodeid, frame, len);
+			apply_changes(d, nodeid, &h, &r);
 		else if (!d->diverged)
 			enqueue(d, nodeid, frame, len);
 		break;
@@ -607,6 +615,7 @@ void dfsm_deliver(struct dfsm *d, uint32_t nodeid, uint32_t pid, const void *fra
 			d->ops->other(d->ctx, &h, &r);
 		break;
 	}
+	msg_reader_release(&r);
 }
 
 void dfsm_tick(struct dfsm *d)

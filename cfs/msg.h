@@ -9,7 +9,7 @@
  *   8      4     total length in bytes, header included
  *   12     4     CRC-32 (zlib polynomial) of the whole frame with this field zero
  *   16     4     sender node id
- *   20     4     reserved, zero
+ *   20     4     flags: MSG_FLAG_ZSTD = the body is u32 length + zstd data
  *   24     8     epoch (sync round the message belongs to; 0 for normal traffic)
  *   32     8     counter (per sender, increasing)
  *   40     ...   body (type specific, see msg.c)
@@ -31,6 +31,9 @@
 #define MSG_PROTO_VERSION 1
 #define MSG_HEADER_SIZE 40
 #define MSG_MAX_SIZE (64u * 1024 * 1024)
+#define MSG_FLAG_ZSTD 1u
+/* Bodies at least this large are sent compressed when that saves space. */
+#define MSG_COMPRESS_MIN (8u * 1024)
 
 enum msg_type {
 	MSG_CHANGES = 1,     /* a batch of changes (normal traffic) */
@@ -46,6 +49,7 @@ struct msg_header {
 	uint16_t type;
 	uint32_t length;
 	uint32_t sender;
+	uint32_t flags;
 	uint64_t epoch;
 	uint64_t counter;
 };
@@ -67,20 +71,24 @@ void msg_put_bytes(struct msg_buf *b, const void *p, size_t n);
 /* A length-prefixed (u32) byte string. */
 void msg_put_blob(struct msg_buf *b, const void *p, size_t n);
 
-/* Starts a frame; msg_finish() fills length and CRC.  Returns 0 or -ENOMEM
- * / -EMSGSIZE. */
+/* Starts a frame; msg_finish() compresses a large body (zstd, if that
+ * saves space) and fills length and CRC.  Returns 0 or -ENOMEM /
+ * -EMSGSIZE. */
 void msg_begin(struct msg_buf *b, enum msg_type type, uint32_t sender, uint64_t epoch, uint64_t counter);
 int msg_finish(struct msg_buf *b);
 
 /* A reader over a received frame's body. */
 struct msg_reader {
 	const uint8_t *p, *end;
-	int error; /* sticky -EBADMSG on overrun */
+	int error;      /* sticky -EBADMSG on overrun */
+	uint8_t *owned; /* the decompressed body, if the frame was compressed */
 };
 
 /* Checks a received frame and fills the header; the body reader starts
- * after the header. */
+ * after the header (decompressed if needed: release the reader with
+ * msg_reader_release() after a successful open). */
 int msg_open(const void *frame, size_t len, struct msg_header *h, struct msg_reader *r);
+void msg_reader_release(struct msg_reader *r);
 uint8_t msg_get_u8(struct msg_reader *r);
 uint16_t msg_get_u16(struct msg_reader *r);
 uint32_t msg_get_u32(struct msg_reader *r);

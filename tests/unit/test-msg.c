@@ -143,7 +143,66 @@ static void test_bad_op_and_unterminated_path_are_rejected(void)
 	msg_buf_free(&b);
 }
 
+/* A large, compressible change travels compressed and decodes exactly. */
+static void test_large_body_is_compressed_and_round_trips(void)
+{
+	static char data[512 * 1024];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = "memory: 4096\ncores: 2\n"[i % 22];
+	struct change c = { .op = CHANGE_WRITE, .mtime = 5, .path = "/big", .data = data, .size = sizeof(data) };
+	struct msg_buf b;
+	msg_buf_init(&b);
+	msg_begin(&b, MSG_CHANGES, 2, 0, 7);
+	msg_put_u32(&b, 1);
+	msg_put_change(&b, &c);
+	CHECK_INT(msg_finish(&b), 0);
+	CHECK(b.len < sizeof(data) / 10);
+	struct msg_header h;
+	struct msg_reader r;
+	CHECK_INT(msg_open(b.data, b.len, &h, &r), 0);
+	CHECK(h.flags & MSG_FLAG_ZSTD);
+	CHECK_INT(msg_get_u32(&r), 1);
+	struct change got;
+	CHECK_INT(msg_get_change(&r, h.sender, &got), 0);
+	CHECK_INT(got.size, sizeof(data));
+	CHECK(memcmp(got.data, data, sizeof(data)) == 0);
+	CHECK_INT(msg_reader_done(&r), 0);
+	msg_reader_release(&r);
+	/* a damaged compressed body is refused even with a valid CRC */
+	b.data[b.len - 3] ^= 0x55;
+	b.data[12] = b.data[13] = b.data[14] = b.data[15] = 0;
+	CHECK_INT(msg_finish(&b), 0);
+	CHECK_INT(msg_open(b.data, b.len, &h, &r), -EBADMSG);
+	msg_buf_free(&b);
+}
+
+/* Random data does not shrink: it is sent as it is. */
+static void test_incompressible_body_is_sent_plain(void)
+{
+	static unsigned char data[64 * 1024];
+	uint32_t x = 12345;
+	for (size_t i = 0; i < sizeof(data); i++) {
+		x = x * 1103515245 + 12345;
+		data[i] = (unsigned char)(x >> 16);
+	}
+	struct change c = { .op = CHANGE_WRITE, .path = "/rnd", .data = data, .size = sizeof(data) };
+	struct msg_buf b;
+	msg_buf_init(&b);
+	msg_begin(&b, MSG_CHANGES, 2, 0, 8);
+	msg_put_u32(&b, 1);
+	msg_put_change(&b, &c);
+	CHECK_INT(msg_finish(&b), 0);
+	struct msg_header h;
+	struct msg_reader r;
+	CHECK_INT(msg_open(b.data, b.len, &h, &r), 0);
+	CHECK_INT(h.flags, 0);
+	CHECK(b.len > sizeof(data));
+	msg_buf_free(&b);
+}
+
 static const struct test tests[] = {
+	TEST(test_large_body_is_compressed_and_round_trips),
+	TEST(test_incompressible_body_is_sent_plain),
 	TEST(test_changes_round_trip),
 	TEST(test_every_flipped_byte_is_rejected),
 	TEST(test_truncated_frame_is_rejected),
