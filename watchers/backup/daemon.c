@@ -81,14 +81,6 @@ struct job_run {
 	unsigned skipped_locked;
 };
 
-static void short_hostname(char *buf, size_t size)
-{
-	if (gethostname(buf, size) < 0)
-		snprintf(buf, size, "localhost");
-	buf[size - 1] = '\0';
-	buf[strcspn(buf, ".")] = '\0';
-}
-
 static bool valid_job_id(const char *id)
 {
 	if (!*id || strlen(id) > 128 || id[0] == '.')
@@ -810,7 +802,7 @@ int backup_cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!d.node) {
-		short_hostname(hostname, sizeof(hostname));
+		watch_short_hostname(hostname, sizeof(hostname));
 		d.node = hostname;
 	}
 	_cleanup_free_ char *socket = NULL, *bdir = NULL, *state = NULL, *trig = NULL;
@@ -880,7 +872,7 @@ int backup_cmd_run_now(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!node) {
-		short_hostname(hostname, sizeof(hostname));
+		watch_short_hostname(hostname, sizeof(hostname));
 		node = hostname;
 	}
 	_cleanup_free_ char *dir = NULL, *path = NULL;

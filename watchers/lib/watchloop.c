@@ -229,6 +229,14 @@ void watch_format_line(char *buf, size_t size, int64_t epoch_ms, int priority, c
 		 level_name(priority), name, fields && *fields ? " " : "", fields ? fields : "");
 }
 
+void watch_short_hostname(char *buf, size_t size)
+{
+	if (gethostname(buf, size) < 0)
+		snprintf(buf, size, "localhost");
+	buf[size - 1] = '\0';
+	buf[strcspn(buf, ".")] = '\0';
+}
+
 ssize_t watch_read_file(const char *path, char **text)
 {
 	*text = NULL;

@@ -128,6 +128,9 @@ int watch_cluster_log(struct watch_ctx *ctx, int priority, const char *fmt, ...)
 /* Any other API call on the watcher's connection (see api_client_call). */
 int watch_api_call(struct watch_ctx *ctx, const char *call, json_object *args, json_object **result);
 
+/* This host's name up to the first dot: a watcher's default node name. */
+void watch_short_hostname(char *buf, size_t size);
+
 /* Reads a whole file (at most 64 MiB): its length, or a negative errno. */
 ssize_t watch_read_file(const char *path, char **text);
 

@@ -87,14 +87,6 @@ static void nl_closep(struct nl_ctx **c) { nl_close(*c); }
 static void nl_snapshot_freep(struct nl_snapshot **s) { nl_snapshot_free(*s); }
 static void reconcile_plan_freep(struct rc_plan **p) { reconcile_plan_free(*p); }
 
-static void short_hostname(char *buf, size_t size)
-{
-	if (gethostname(buf, size) < 0)
-		snprintf(buf, size, "localhost");
-	buf[size - 1] = '\0';
-	buf[strcspn(buf, ".")] = '\0';
-}
-
 /* ---- the cluster link ---- */
 
 /* Sets d->cluster_addr ("" = nothing to protect) and logs when the answer
@@ -624,7 +616,7 @@ int net_cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!d.node) {
-		short_hostname(hostname, sizeof(hostname));
+		watch_short_hostname(hostname, sizeof(hostname));
 		d.node = hostname;
 	}
 	if (!*d.node || strchr(d.node, '/') || strlen(d.node) > 200) {

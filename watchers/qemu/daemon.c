@@ -98,14 +98,6 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void short_hostname(char *buf, size_t size)
-{
-	if (gethostname(buf, size) < 0)
-		snprintf(buf, size, "localhost");
-	buf[size - 1] = '\0';
-	buf[strcspn(buf, ".")] = '\0';
-}
-
 static int parse_accel(const char *s, enum qemu_accel *accel)
 {
 	if (strcmp(s, "auto") == 0)
@@ -721,7 +713,7 @@ int qemu_cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!d.node) {
-		short_hostname(hostname, sizeof(hostname));
+		watch_short_hostname(hostname, sizeof(hostname));
 		d.node = hostname;
 	}
 	_cleanup_free_ char *socket = NULL, *state = NULL, *qdir = NULL;
@@ -865,7 +857,7 @@ static int write_state_cmd(int argc, char **argv, const char *state)
 	}
 	char hostname[256];
 	if (!co.node) {
-		short_hostname(hostname, sizeof(hostname));
+		watch_short_hostname(hostname, sizeof(hostname));
 		co.node = hostname;
 	}
 	_cleanup_free_ char *conf = NULL, *path = NULL;

@@ -25,6 +25,7 @@
 #include "sectioncfg.h"
 #include "storage.h"
 #include "vmconf.h"
+#include "watchloop.h"
 
 #define EXIT_CONFIG 2
 
@@ -33,37 +34,6 @@ struct subcommand {
 	const char *usage;
 	int (*run)(int argc, char **argv);
 };
-
-/* Read a whole (small) config file.  Returns its length or a negative errno. */
-static ssize_t read_file(const char *path, char **text)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t cap = 4096, len = 0;
-	_cleanup_free_ char *buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (len + 1 >= cap) {
-			if (cap >= (64u << 20))
-				return -EFBIG;
-			char *n = realloc(buf, cap *= 2);
-			if (!n)
-				return -ENOMEM;
-			buf = n;
-		}
-		ssize_t got = read(fd, buf + len, cap - len - 1);
-		if (got < 0)
-			return -errno;
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	buf[len] = '\0';
-	*text = TAKE_PTR(buf);
-	return (ssize_t)len;
-}
 
 static void print_warning(void *userdata, const struct parse_error *warning)
 {
@@ -107,7 +77,7 @@ static int load_storage(const char *root, struct sectioncfg **cfg, char **file, 
 	if (asprintf(file, "%s/storage.cfg", root) < 0)
 		return -ENOMEM;
 	_cleanup_free_ char *text = NULL;
-	ssize_t len = read_file(*file, &text);
+	ssize_t len = watch_read_file(*file, &text);
 	if (len == -ENOENT)
 		return 0; /* no storages: only absolute volume paths work */
 	if (len < 0) {
@@ -116,14 +86,6 @@ static int load_storage(const char *root, struct sectioncfg **cfg, char **file, 
 		return -EINVAL;
 	}
 	return sectioncfg_parse(text, (size_t)len, *file, &schema_storage_cfg, print_warning, NULL, cfg, err);
-}
-
-static void short_hostname(char *buf, size_t size)
-{
-	if (gethostname(buf, size) < 0)
-		snprintf(buf, size, "localhost");
-	buf[size - 1] = '\0';
-	buf[strcspn(buf, ".")] = '\0';
 }
 
 static int parse_accel(const char *s, enum qemu_accel *accel)
@@ -176,7 +138,7 @@ static int cmd_showcmd(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	if (!node) {
-		short_hostname(hostname, sizeof(hostname));
+		watch_short_hostname(hostname, sizeof(hostname));
 		node = hostname;
 	}
 	unsigned vmid;
@@ -188,7 +150,7 @@ static int cmd_showcmd(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	_cleanup_free_ char *text = NULL;
-	ssize_t len = read_file(conf_path, &text);
+	ssize_t len = watch_read_file(conf_path, &text);
 	if (len < 0) {
 		fprintf(stderr, "error: %s: %s\n", conf_path, strerror((int)-len));
 		return EXIT_CONFIG;
