@@ -432,7 +432,7 @@ static void do_start(struct qemud *d, struct qvm *q, const struct vmconf *conf, 
 	struct qemu_cmd cmd = { 0 };
 	int r = qemu_cmd_build(&cmd, q->vmid, conf, conf_path, &opts, &err);
 	if (r < 0) {
-		set_error(d, q, "start", r == -EINVAL ? parse_error_format(&err, text, sizeof(text)) : strerror(-r));
+		set_error(d, q, "start", err.reason[0] ? parse_error_format(&err, text, sizeof(text)) : strerror(-r));
 		qemu_cmd_clear(&cmd);
 		return;
 	}
