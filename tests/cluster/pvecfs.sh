@@ -231,10 +231,13 @@ pvecfs_dump_logs() {
 # ct_run FN: run test body FN; on failure or watchdog timeout print the logs
 # (from the EXIT trap, so a timeout reports too).
 ct_run() {
+  local t0
   CT_OK=0 CT_OWN_CLUSTER=0
   trap _ct_exit EXIT
+  t0=$(date +%s%N)
   "$1" || return 1
   CT_OK=1
+  log "timing: ${1#t_} took $(( ($(date +%s%N) - t0) / 1000000 ))ms"
 }
 
 _ct_exit() {
