@@ -89,9 +89,14 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	(void)argv;
 	if (argc > 1)
 		return usage_error("status takes no arguments");
-	json_object *result = NULL;
+	json_object *result = NULL, *status = NULL, *nodes;
 	if (call(ctl, "status", NULL, &result) != 0)
 		return 1;
+	/* What every node's watchers published, next to the membership. */
+	if (call(ctl, "nodestatus_get", NULL, &status) == 0 &&
+	    json_object_object_get_ex(status, "nodes", &nodes))
+		json_object_object_add(result, "node_status", json_object_get(nodes));
+	json_object_put(status);
 	print_json(result);
 	json_object_put(result);
 	return 0;
