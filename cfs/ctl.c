@@ -8,12 +8,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apiclient.h"
 #include "cleanup.h"
@@ -345,6 +347,50 @@ static int cmd_restore(struct ctl *ctl, int argc, char **argv) { return ctl_rest
 static int cmd_export(struct ctl *ctl, int argc, char **argv) { return ctl_export_main(ctl->socket, argc, argv); }
 static int cmd_import(struct ctl *ctl, int argc, char **argv) { return ctl_import_main(ctl->socket, argc, argv); }
 
+/* backup-job run|verify ID: the backup watcher's own subcommands (run-now,
+ * job-verify in watchers/backup), executed rather than linked so pvecfsctl
+ * does not pull in the watcher's libraries.  The binary: $PVECFS_BACKUP, else
+ * watchers/backup/pvecfs-backup next to us (build tree), else PATH. */
+static int cmd_backup_job(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc < 3 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "verify") != 0))
+		return usage_error("backup-job needs run|verify JOBID");
+	bool verify = strcmp(argv[1], "verify") == 0;
+	char self[PATH_MAX], bin[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	const char *env = getenv("PVECFS_BACKUP");
+	char *slash = strrchr(self, '/');
+	if (env && *env)
+		snprintf(bin, sizeof(bin), "%s", env);
+	else if (slash && snprintf(bin, sizeof(bin), "%.*s/watchers/backup/pvecfs-backup", (int)(slash - self), self) &&
+		 access(bin, X_OK) == 0)
+		;
+	else
+		snprintf(bin, sizeof(bin), "pvecfs-backup");
+	char **args = calloc((size_t)argc + 8, sizeof(*args));
+	if (!args)
+		return 1;
+	int i = 0;
+	args[i++] = bin;
+	args[i++] = verify ? "job-verify" : "run-now";
+	for (int k = 2; k < argc; k++)
+		args[i++] = argv[k];
+	if (verify && n > 0) {
+		args[i++] = "--pvecfsctl";
+		args[i++] = self;
+	}
+	if (verify && ctl->socket) {
+		args[i++] = "--socket";
+		args[i++] = (char *)ctl->socket;
+	}
+	fflush(stdout);
+	execvp(bin, args);
+	fprintf(stderr, "pvecfsctl: cannot run %s: %s\n", bin, strerror(errno));
+	free(args);
+	return 1;
+}
+
 static const struct command commands[] = {
 	{ "status", cmd_status, "status                                   node, quorum, members, version" },
 	{ "events", cmd_events, "events [--from REV] [--count N] [--json] [PREFIX...]\n"
@@ -361,6 +407,8 @@ static const struct command commands[] = {
 	{ "restore", cmd_restore, "restore FILE --data DIR                  rebuild a stopped node's config.db\n"
 				  "  restore FILE --mount DIR [--dry-run] [--yes]  restore through a mount" },
 	{ "export", cmd_export, "export DIR [--mount M]                   the tree as a plain directory" },
+	{ "backup-job", cmd_backup_job, "backup-job run JOBID [--root DIR] [--node NAME]  run a backup job now\n"
+					"  backup-job verify JOBID [--root DIR] [--tmpdir DIR]  restore drill of a job" },
 	{ "import", cmd_import, "import DIR [--mount M] [--dry-run] [--yes]  apply a plain directory" },
 	{ "help", cmd_help, "help                                     this text" },
 };

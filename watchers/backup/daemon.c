@@ -242,7 +242,7 @@ static void prune_vm(struct backupd *d, struct job_run *run, const struct dumpde
 }
 
 /* Tree archives: pvecfs-tree-<jobid>-YYYY_MM_DD-HH_MM_SS.pvecfs. */
-static bool tree_archive_time(const char *name, const char *jobid, time_t *t)
+bool backup_tree_archive_time(const char *name, const char *jobid, time_t *t)
 {
 	char prefix[300];
 	snprintf(prefix, sizeof(prefix), "pvecfs-tree-%s-", jobid);
@@ -273,7 +273,7 @@ static void prune_tree(struct backupd *d, struct job_run *run, const struct dump
 	while ((e = readdir(dir))) {
 		time_t t;
 		struct prune_item *grown;
-		if (!tree_archive_time(e->d_name, run->job->id, &t) ||
+		if (!backup_tree_archive_time(e->d_name, run->job->id, &t) ||
 		    !(grown = realloc(items, (n + 1) * sizeof(*items))))
 			continue;
 		items = grown;

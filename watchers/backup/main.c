@@ -7,6 +7,8 @@
  *       ask this node's daemon to run a job now (a trigger file)
  *   restore-test ARCHIVE [--tmpdir DIR] [--keep]
  *       unpack a VM archive and check it against its manifest
+ *   job-verify JOBID [--root DIR] [--tmpdir DIR] [--pvecfsctl PATH]
+ *       the restore drill of a job (jobverify.c)
  *   schedule EXPR [--from "YYYY-MM-DD HH:MM[:SS]"] [--iterations N]
  *       print the next N fire times of a calendar event, local time
  *   prune [--dry-run] --prune-backups SPEC [--vmid N] DIR
@@ -218,6 +220,10 @@ static const struct command commands[] = {
 	{ "restore-test", backup_cmd_restore_test,
 	  "restore-test ARCHIVE [--tmpdir DIR] [--keep]\n"
 	  "      unpack a VM backup archive and check every member against its manifest" },
+	{ "job-verify", backup_cmd_job_verify,
+	  "job-verify JOBID [--root DIR] [--tmpdir DIR] [--pvecfsctl PATH] [--socket PATH]\n"
+	  "      restore drill: check the newest archive of each guest of the job (or, for a\n"
+	  "      pvecfs-tree job, verify and restore the newest tree archive into a scratch dir)" },
 	{ "schedule", cmd_schedule,
 	  "schedule EXPR [--from \"YYYY-MM-DD HH:MM[:SS]\"] [--iterations N]\n"
 	  "      print the next N (default 1) times EXPR fires after --from (default now)" },
