@@ -86,6 +86,56 @@ static void print_json(json_object *o)
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* The "backup_jobs" section of status: one entry per backup/<jobid> key a
+ * node's backup watcher published (watchers/backup/README.md "Results"),
+ * with "state": "failed" (last run failed, or jobs.cfg does not parse),
+ * "stale" (no success within twice the schedule's interval), or the last
+ * run's status. */
+static json_object *backup_job_entry(const char *node, const char *key, const char *value, time_t now)
+{
+	json_object *v = json_tokener_parse(value), *x;
+	if (!v || !json_object_is_type(v, json_type_object)) {
+		json_object_put(v);
+		return NULL;
+	}
+	json_object *e = json_object_new_object();
+	json_object_object_add(e, "node", json_object_new_string(node));
+	bool config = strcmp(key, "backup/config") == 0;
+	json_object_object_add(e, "job", json_object_new_string(config ? "(jobs.cfg)" : key + strlen("backup/")));
+	const char *status = json_object_object_get_ex(v, "status", &x) || json_object_object_get_ex(v, "result", &x)
+				     ? json_object_get_string(x) : "unknown";
+	int64_t last_ok = json_object_object_get_ex(v, "last_ok", &x) ? json_object_get_int64(x) : 0;
+	int64_t start = json_object_object_get_ex(v, "start", &x) ? json_object_get_int64(x) : 0;
+	int64_t interval = json_object_object_get_ex(v, "interval", &x) ? json_object_get_int64(x) : 0;
+	int64_t since = last_ok ? last_ok : start;
+	const char *state = strcmp(status, "error") == 0 ? "failed"
+			    : interval > 0 && since && now - since > 2 * interval ? "stale" : status;
+	json_object_object_add(e, "state", json_object_new_string(state));
+	static const char *const copy[] = { "start", "end", "size", "status", "error", "last_ok", "interval", "trigger" };
+	for (size_t i = 0; i < ARRAY_SIZE(copy); i++)
+		if (json_object_object_get_ex(v, copy[i], &x))
+			json_object_object_add(e, copy[i], json_object_get(x));
+	json_object_put(v);
+	return e;
+}
+
+static json_object *backup_jobs_section(json_object *nodes)
+{
+	json_object *list = json_object_new_array();
+	time_t now = time(NULL);
+	json_object_object_foreach(nodes, node, keys) {
+		if (!json_object_is_type(keys, json_type_object))
+			continue;
+		json_object_object_foreach(keys, key, value) {
+			json_object *e;
+			if (strncmp(key, "backup/", 7) == 0 &&
+			    (e = backup_job_entry(node, key, json_object_get_string(value), now)))
+				json_object_array_add(list, e);
+		}
+	}
+	return list;
+}
+
 static int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	(void)argv;
@@ -96,8 +146,10 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	/* What every node's watchers published, next to the membership. */
 	if (call(ctl, "nodestatus_get", NULL, &status) == 0 &&
-	    json_object_object_get_ex(status, "nodes", &nodes))
+	    json_object_object_get_ex(status, "nodes", &nodes)) {
 		json_object_object_add(result, "node_status", json_object_get(nodes));
+		json_object_object_add(result, "backup_jobs", backup_jobs_section(nodes));
+	}
 	json_object_put(status);
 	print_json(result);
 	json_object_put(result);

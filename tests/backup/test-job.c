@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -228,7 +230,38 @@ static void test_bad_tar_header_is_refused(void)
 	bkstream_out_free(out);
 }
 
+/* The stagger offset is a pure function of (job, node), inside
+ * 0..max*1000 ms, 0 when staggering is off, and spreads node/job pairs. */
+static void test_stagger_is_deterministic_per_job_and_node(void)
+{
+	CHECK_INT(job_stagger_ms("job1", "n1", 0), 0);
+	CHECK_INT(job_stagger_ms("job1", "n1", 60), job_stagger_ms("job1", "n1", 60));
+	/* FNV-1a of "job1\nn1", by hand: fixes the function across versions. */
+	uint32_t h = 2166136261u;
+	for (const char *p = "job1\nn1"; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	CHECK_INT(job_stagger_ms("job1", "n1", 60), (int)(h % 60001));
+	unsigned distinct = 0, seen[16];
+	char node[8];
+	for (int i = 0; i < 16; i++) {
+		snprintf(node, sizeof(node), "n%d", i);
+		unsigned ms = job_stagger_ms("job1", node, 300);
+		CHECK(ms <= 300000);
+		bool dup = false;
+		for (unsigned k = 0; k < distinct; k++)
+			dup = dup || seen[k] == ms;
+		if (!dup)
+			seen[distinct++] = ms;
+	}
+	CHECK(distinct >= 14); /* 16 nodes out of 300001 values: collisions are rare */
+	CHECK(job_stagger_ms("job1", "n1", 300) != job_stagger_ms("job2", "n1", 300));
+	CHECK(job_stagger_ms("ab", "c", 1) <= 1000);
+	/* The separator matters: ("a", "bc") and ("ab", "c") differ. */
+	CHECK(job_stagger_ms("a", "bc", 3600) != job_stagger_ms("ab", "c", 3600));
+}
+
 static const struct test tests[] = {
+	TEST(test_stagger_is_deterministic_per_job_and_node),
 	TEST(test_parse_vzdump_and_tree_jobs),
 	TEST(test_vmid_list_selects_only_those),
 	TEST(test_bad_files_are_refused_whole),

@@ -14,8 +14,9 @@
  *   3. runs each enabled job of this node whose schedule has a slot after
  *      the last slot it handled (job.h: at most once per pass, for the most
  *      recent slot, so a daemon that was down catches up once), after a
- *      random stagger delay of 0..--stagger seconds (default 5) that keeps
- *      the nodes of a cluster from starting together.  It first takes the
+ *      stagger delay of 0..--stagger seconds (default 5), fixed per job and
+ *      node (job_stagger_ms: a hash), that keeps the nodes of a cluster
+ *      from starting together.  It first takes the
  *      cluster lock priv/lock/backup-<jobid>-<slot> (a config tree job: one
  *      node per cluster) or priv/lock/backup-<jobid>-<slot>-<node> (a guest
  *      job: each node backs up its own guests, once).  A lock that exists
@@ -66,8 +67,15 @@ struct backupd {
 	unsigned stagger_s;
 	unsigned agent_timeout_ms;
 	unsigned stop_timeout_s;
-	unsigned seed;
 	struct job_state state;
+	/* Per job, the start of its last successful run on this node
+	 * (<run>/backup/last-ok.state, same format as the schedule state):
+	 * what `pvecfsctl status` judges staleness by. */
+	char *last_ok_path;
+	struct job_state last_ok;
+	/* $PVECFS_BACKUP_FAKE_TIME_FILE (tests): see backup_now(). */
+	const char *fake_time_file;
+	time_t fake_now, fake_reported;
 	char *config_error; /* the jobs.cfg error last reported */
 };
 
@@ -78,8 +86,37 @@ struct job_run {
 	time_t slot;
 	time_t started;
 	json_object *archives, *errors, *pruned;
+	uint64_t size;       /* bytes of the archives written */
 	unsigned skipped_locked;
 };
+
+/* The daemon's clock.  With $PVECFS_BACKUP_FAKE_TIME_FILE set, the epoch
+ * seconds in that file, re-read at each call, stand in for the real clock
+ * for everything the schedule decides (due slots, archive names, results),
+ * so a test can walk the daemon through days, months and DST changes in
+ * seconds.  A file that cannot be read keeps the last value. */
+static time_t backup_now(struct backupd *d)
+{
+	if (!d->fake_time_file)
+		return time(NULL);
+	_cleanup_free_ char *text = NULL;
+	if (watch_read_file(d->fake_time_file, &text) > 0) {
+		char *end;
+		long long v = strtoll(text, &end, 10);
+		if (end != text && v > 0)
+			d->fake_now = (time_t)v;
+	}
+	return d->fake_now ? d->fake_now : time(NULL);
+}
+
+/* Adds the size of dir/name to the run's total. */
+static void add_size(struct job_run *run, const char *dir, const char *name)
+{
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+	if (asprintf(&path, "%s/%s", dir, name) >= 0 && stat(path, &st) == 0)
+		run->size += (uint64_t)st.st_size;
+}
 
 static bool valid_job_id(const char *id)
 {
@@ -370,7 +407,7 @@ static void run_guests(struct backupd *d, struct job_run *run, const struct dump
 			.vmid = ids[i], .root = watch_root(d->ctx), .node = d->node, .run_dir = d->run_dir,
 			.dump_dir = dd->dump_dir, .storage = dd->storage_cfg, .storage_file = dd->storage_file,
 			.compress = job->compress, .mode = job->mode, .bwlimit_kib = job->bwlimit_kib,
-			.notes_template = job->notes_template, .when = time(NULL),
+			.notes_template = job->notes_template, .when = backup_now(d),
 			.agent_timeout_ms = d->agent_timeout_ms, .stop_timeout_s = d->stop_timeout_s,
 			.progress = on_progress, .userdata = d,
 		};
@@ -386,6 +423,7 @@ static void run_guests(struct backupd *d, struct job_run *run, const struct dump
 			continue;
 		}
 		json_object_array_add(run->archives, json_object_new_string(res.archive));
+		add_size(run, dd->dump_dir, res.archive);
 		jlog(d, LOG_INFO, job->id, f, "wrote %s (%llu bytes of disks)", res.archive,
 		     (unsigned long long)res.bytes);
 		prune_vm(d, run, dd, ids[i]);
@@ -433,7 +471,7 @@ static int run_pvecfsctl(struct backupd *d, const char *out_path, char *err, siz
 static void run_tree(struct backupd *d, struct job_run *run, const struct dumpdest *dd)
 {
 	char stamp[32], name[NAME_MAX + 1], err[300] = "";
-	time_t now = time(NULL);
+	time_t now = backup_now(d);
 	struct tm tm;
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y_%m_%d-%H_%M_%S", &tm);
@@ -452,16 +490,47 @@ static void run_tree(struct backupd *d, struct job_run *run, const struct dumpde
 		return;
 	}
 	json_object_array_add(run->archives, json_object_new_string(name));
+	add_size(run, dd->dump_dir, name);
 	jlog(d, LOG_INFO, run->job->id, "action=tree-backup result=ok", "wrote %s", name);
 	prune_tree(d, run, dd);
 }
 
 /* ---- one job run ---- */
 
+/* The schedule's interval around t (the gap between its next two slots),
+ * 0 if it does not fire twice more: `pvecfsctl status` calls a job stale
+ * when its last success is older than twice that. */
+static int64_t schedule_interval(const struct job *job, time_t t)
+{
+	time_t a = job_next_slot(job, t), b = a ? job_next_slot(job, a) : 0;
+	return a && b ? (int64_t)(b - a) : 0;
+}
+
 static void publish_run(struct backupd *d, struct job_run *run, const char *result, const char *reason)
 {
-	time_t now = time(NULL);
+	time_t now = backup_now(d);
 	json_object *o = json_object_new_object();
+	if (strcmp(result, "ok") == 0) {
+		job_state_set(&d->last_ok, run->job->id, run->started);
+		int r = job_state_save(d->last_ok_path, &d->last_ok);
+		if (r < 0)
+			jlog(d, LOG_ERR, NULL, "action=save-state result=error", "cannot write %s: %s", d->last_ok_path,
+			     strerror(-r));
+	}
+	time_t last_ok = job_state_get(&d->last_ok, run->job->id);
+	const char *error = reason ? reason
+				   : json_object_array_length(run->errors)
+					     ? json_object_get_string(json_object_array_get_idx(run->errors, 0))
+					     : NULL;
+	json_object_object_add(o, "start", json_object_new_int64(run->started));
+	json_object_object_add(o, "end", json_object_new_int64(now));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)run->size));
+	json_object_object_add(o, "status", json_object_new_string(result));
+	if (error)
+		json_object_object_add(o, "error", json_object_new_string(error));
+	if (last_ok)
+		json_object_object_add(o, "last_ok", json_object_new_int64(last_ok));
+	json_object_object_add(o, "interval", json_object_new_int64(schedule_interval(run->job, now)));
 	json_object_object_add(o, "last", json_object_new_int64(run->started));
 	json_object_object_add(o, "slot", json_object_new_int64(run->slot));
 	json_object_object_add(o, "trigger", json_object_new_string(run->trigger));
@@ -508,7 +577,7 @@ static void stagger(struct backupd *d, const char *job)
 {
 	if (!d->stagger_s)
 		return;
-	unsigned ms = (unsigned)(rand_r(&d->seed) % (d->stagger_s * 1000 + 1));
+	unsigned ms = job_stagger_ms(job, d->node, d->stagger_s);
 	char f[64];
 	snprintf(f, sizeof(f), "action=stagger delay_ms=%u", ms);
 	jlog(d, LOG_INFO, job, f, NULL);
@@ -520,8 +589,8 @@ static void run_job(struct backupd *d, const struct job *job, const char *trigge
 {
 	struct job_run run = { .job = job, .trigger = trigger, .slot = slot };
 	char f[200], err[400] = "";
-	snprintf(f, sizeof(f), "action=run trigger=%s slot=%lld kind=%s", trigger, (long long)slot,
-		 job->kind == JOB_TREE ? "pvecfs-tree" : "vzdump");
+	snprintf(f, sizeof(f), "action=run trigger=%s slot=%lld kind=%s now=%lld", trigger, (long long)slot,
+		 job->kind == JOB_TREE ? "pvecfs-tree" : "vzdump", (long long)backup_now(d));
 	jlog(d, LOG_INFO, job->id, f, NULL);
 	if (strcmp(trigger, "run-now") != 0) {
 		stagger(d, job->id);
@@ -531,7 +600,7 @@ static void run_job(struct backupd *d, const struct job *job, const char *trigge
 			run.archives = json_object_new_array();
 			run.errors = json_object_new_array();
 			run.pruned = json_object_new_array();
-			run.started = time(NULL);
+			run.started = backup_now(d);
 			if (r == 0) {
 				snprintf(err, sizeof(err), "cluster lock %s is held: another runner has this slot", lock);
 				jlog(d, LOG_NOTICE, job->id, "action=run result=skipped", "%s", err);
@@ -547,7 +616,7 @@ static void run_job(struct backupd *d, const struct job *job, const char *trigge
 			return;
 		}
 	}
-	run.started = time(NULL);
+	run.started = backup_now(d);
 	run.archives = json_object_new_array();
 	run.errors = json_object_new_array();
 	run.pruned = json_object_new_array();
@@ -663,7 +732,7 @@ static void take_triggers(struct backupd *d, const struct job_list *jobs)
 			watch_cluster_log(d->ctx, LOG_ERR, "backup: run-now on %s for unknown job %s", d->node, names[i]);
 			continue;
 		}
-		run_job(d, job, "run-now", time(NULL));
+		run_job(d, job, "run-now", backup_now(d));
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
@@ -682,7 +751,7 @@ static void save_state(struct backupd *d)
 
 static void run_scheduled(struct backupd *d, const struct job_list *jobs)
 {
-	time_t now = time(NULL), next = 0;
+	time_t now = backup_now(d), next = 0;
 	for (size_t i = 0; i < jobs->n && !watch_should_stop(d->ctx); i++) {
 		const struct job *job = &jobs->jobs[i];
 		if (!job->enabled || !job_runs_on(job, d->node))
@@ -702,7 +771,7 @@ static void run_scheduled(struct backupd *d, const struct job_list *jobs)
 			job_state_set(&d->state, job->id, slot);
 			save_state(d);
 			run_job(d, job, slot > first_next || now - slot > 120 ? "catch-up" : "schedule", slot);
-			now = time(NULL);
+			now = backup_now(d);
 		}
 		time_t t = job_next_slot(job, job_state_get(&d->state, job->id) > now
 							? job_state_get(&d->state, job->id)
@@ -710,7 +779,17 @@ static void run_scheduled(struct backupd *d, const struct job_list *jobs)
 		if (t && (!next || t < next))
 			next = t;
 	}
-	if (next) {
+	if (d->fake_time_file) {
+		/* The fake clock jumps whenever the test says: look again soon,
+		 * and say which fake time this pass has fully handled. */
+		if (now != d->fake_reported) {
+			char f[64];
+			snprintf(f, sizeof(f), "action=clock now=%lld", (long long)now);
+			jlog(d, LOG_INFO, NULL, f, NULL);
+			d->fake_reported = now;
+		}
+		watch_mark_dirty_after(d->ctx, NULL, 200);
+	} else if (next) {
 		int64_t ms = ((int64_t)next - (int64_t)time(NULL)) * 1000 + 200;
 		watch_mark_dirty_after(d->ctx, NULL, (unsigned)(ms < 0 ? 0 : ms > MAX_WAIT_MS ? MAX_WAIT_MS : ms));
 	}
@@ -814,6 +893,7 @@ int backup_cmd_run(int argc, char **argv)
 	d.socket = o.socket;
 	if (asprintf(&bdir, "%s/backup", d.run_dir) < 0 || asprintf(&state, "%s/watcher.state", bdir) < 0 ||
 	    asprintf(&d.state_path, "%s/schedule.state", bdir) < 0 ||
+	    asprintf(&d.last_ok_path, "%s/last-ok.state", bdir) < 0 ||
 	    asprintf(&trig, "/nodes/%s/backup-run/", d.node) < 0)
 		return 1;
 	if (mkdir_p(bdir) < 0) {
@@ -829,9 +909,12 @@ int backup_cmd_run(int argc, char **argv)
 		fprintf(stderr, "pvecfs-backup: cannot read %s: %s\n", d.state_path, strerror(-r));
 		return 1;
 	}
-	d.seed = (unsigned)time(NULL) ^ (unsigned)getpid();
-	for (const char *p = d.node; *p; p++)
-		d.seed = d.seed * 31 + (unsigned char)*p;
+	if ((r = job_state_load(d.last_ok_path, &d.last_ok)) < 0) {
+		fprintf(stderr, "pvecfs-backup: cannot read %s: %s\n", d.last_ok_path, strerror(-r));
+		return 1;
+	}
+	const char *fake = getenv("PVECFS_BACKUP_FAKE_TIME_FILE");
+	d.fake_time_file = fake && *fake ? fake : NULL;
 	r = watch_new(&o, &d.ctx);
 	if (r < 0) {
 		fprintf(stderr, "pvecfs-backup: %s\n", strerror(-r));
@@ -840,7 +923,9 @@ int backup_cmd_run(int argc, char **argv)
 	r = watch_run(d.ctx);
 	watch_free(d.ctx);
 	job_state_clear(&d.state);
+	job_state_clear(&d.last_ok);
 	free(d.state_path);
+	free(d.last_ok_path);
 	free(d.config_error);
 	return r < 0 ? 1 : 0;
 }

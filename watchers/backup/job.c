@@ -60,6 +60,18 @@ static int split_nodes(const char *text, char ***out, size_t *n, struct parse_er
 	return *out ? 0 : -ENOMEM;
 }
 
+unsigned job_stagger_ms(const char *jobid, const char *node, unsigned max_s)
+{
+	if (!max_s)
+		return 0;
+	uint32_t h = 2166136261u;
+	const char *parts[] = { jobid, "\n", node };
+	for (size_t i = 0; i < 3; i++)
+		for (const char *p = parts[i]; *p; p++)
+			h = (h ^ (unsigned char)*p) * 16777619u;
+	return (unsigned)(h % ((uint64_t)max_s * 1000 + 1));
+}
+
 static bool is_true(const char *v) { return v && strcmp(v, "0") != 0; }
 
 static int fill_job(const struct sectioncfg_section *s, struct job *j, struct parse_error *err)

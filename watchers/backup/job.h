@@ -71,6 +71,13 @@ time_t job_due_slot(const struct job *job, time_t after, time_t now);
 /* The next slot after t, or 0 if the schedule never fires again. */
 time_t job_next_slot(const struct job *job, time_t t);
 
+/* The stagger delay of a scheduled run, in ms, 0..max_s*1000: a hash
+ * (FNV-1a) of the job id and the node name, so each node/job pair starts
+ * at its own fixed offset after the slot - the nodes of a cluster spread
+ * out, and a node's timing is the same on every run (no randomness to
+ * explain in logs). */
+unsigned job_stagger_ms(const char *jobid, const char *node, unsigned max_s);
+
 /* ---- schedule state ---- */
 
 struct job_state_entry {
