@@ -16,7 +16,11 @@
  *
  * and acts: vm_start, or vm_stop with startup down= (else --shutdown-timeout,
  * default 180 s; a guest that ignores ACPI is ended with quit and that is a
- * cluster-log warning).  A config with `lock:` is left alone and reported; a
+ * cluster-log warning); after a stop, taps of the VM still present are
+ * removed.  Before a start, what needs the whole node is checked: memory
+ * above the host's MemTotal and a MAC already used by a running VM here are
+ * refused (an error for that VM only; retried when another QEMU goes away).
+ * A config with `lock:` is left alone and reported; a
  * config that does not parse is reported (file:line: key: reason) and the
  * VM is left as it is.  A running VM whose config changed is reported as
  * `pending` (applied on its next start).
@@ -35,17 +39,23 @@
  * unknown, so it is taken to be the current one.
  *
  * Status store key "qemu/<vmid>": {"state": running|stopped|crashed|error,
- * "pid", "started", "qmp", "pending", "error", "lock", "restarts"}. */
+ * "pid", "started", "qmp", "pending", "error", "lock", "restarts",
+ * "warnings": [footguns: emulated IDE disks or e1000/rtl8139 NICs, no guest
+ * agent, more than 2 snapshots, and for a running VM the node's vCPU (above
+ * 3:1) and memory overcommit; logged when they change]}. */
 #include "daemon.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +66,7 @@
 #include "schemas.h"
 #include "sectioncfg.h"
 #include "storage.h"
+#include "tapnet.h"
 #include "vm.h"
 #include "vmconf.h"
 #include "watchloop.h"
@@ -77,6 +88,12 @@ struct qvm {
 	struct watch_backoff restart;
 	int64_t restart_at;     /* monotonic ms: not before */
 	char *error;            /* the last reported error (logged once) */
+	char *warnings;         /* the last logged warnings, joined by "; " */
+	/* What the running QEMU was started with (for the node's totals and
+	 * the duplicate-MAC check); zero/empty while it is not running. */
+	long long run_memory, run_vcpus;
+	char (*run_macs)[18];
+	size_t n_run_macs;
 };
 
 struct qemud {
@@ -86,6 +103,8 @@ struct qemud {
 	enum qemu_accel accel;
 	unsigned shutdown_timeout_s;
 	bool first_done; /* the first pass of this process happened */
+	long long host_memory_mib; /* MemTotal; 0: unknown */
+	long host_cpus;
 	struct qvm **vms;
 	size_t n_vms;
 	char prefix[300]; /* "/nodes/<node>/qemu-server/" */
@@ -173,12 +192,29 @@ static void forget_process(struct qemud *d, struct qvm *q)
 	free(q->running_conf);
 	q->running_conf = NULL;
 	q->guest_off = false;
+	free(q->run_macs);
+	q->run_macs = NULL;
+	q->n_run_macs = 0;
+	q->run_memory = q->run_vcpus = 0;
+}
+
+/* A QEMU went away: VMs refused because of what ran (a duplicate MAC) may
+ * start now, so look at every VM that is in error again. */
+static void recheck_refused(struct qemud *d)
+{
+	for (size_t i = 0; i < d->n_vms; i++)
+		if (!d->vms[i]->vm && d->vms[i]->error) {
+			char key[16];
+			snprintf(key, sizeof(key), "%u", d->vms[i]->vmid);
+			watch_mark_dirty(d->ctx, key);
+		}
 }
 
 static void drop_vm(struct qemud *d, struct qvm *q)
 {
 	forget_process(d, q);
 	free(q->error);
+	free(q->warnings);
 	for (size_t i = 0; i < d->n_vms; i++)
 		if (d->vms[i] == q) {
 			d->vms[i] = d->vms[--d->n_vms];
@@ -297,9 +333,152 @@ static int load_storage(struct qemud *d, struct sectioncfg **cfg, char **file, s
 	return sectioncfg_parse(text, (size_t)len, *file, &schema_storage_cfg, print_warning, d, cfg, err);
 }
 
+/* ---- the node: host size, what runs, footguns ---- */
+
+/* MemTotal from /proc/meminfo in MiB; 0 if unknown. */
+static long long read_host_memory_mib(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	if (!f)
+		return 0;
+	char line[256];
+	long long kib = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %lld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib / 1024;
+}
+
+/* Note what the QEMU now running was started with. */
+static void remember_resources(struct qvm *q, const struct vmconf_view *view)
+{
+	free(q->run_macs);
+	q->run_macs = NULL;
+	q->n_run_macs = 0;
+	q->run_memory = view->memory;
+	q->run_vcpus = view->vcpus;
+	if (view->nic_count && !(q->run_macs = calloc(view->nic_count, sizeof(*q->run_macs))))
+		return;
+	for (size_t i = 0; i < view->nic_count; i++)
+		if (view->nics[i].mac[0])
+			memcpy(q->run_macs[q->n_run_macs++], view->nics[i].mac, sizeof(q->run_macs[0]));
+}
+
+/* Refuse what cannot work on this node before launching anything: more
+ * memory than the host has, or a MAC that a running VM here already uses
+ * (two guests with one MAC on a bridge break each other's traffic).
+ * 0 or -EINVAL with why. */
+static int check_fits_node(struct qemud *d, struct qvm *q, const struct vmconf_view *view, char *why,
+			   size_t whylen)
+{
+	if (d->host_memory_mib && view->memory > d->host_memory_mib) {
+		snprintf(why, whylen, "memory %lld MiB is more than this host has (MemTotal %lld MiB)", view->memory,
+			 d->host_memory_mib);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < view->nic_count; i++) {
+		const struct vmconf_nic *nic = &view->nics[i];
+		if (!nic->mac[0])
+			continue;
+		for (size_t j = 0; j < d->n_vms; j++) {
+			const struct qvm *o = d->vms[j];
+			if (o == q || !o->vm)
+				continue;
+			for (size_t k = 0; k < o->n_run_macs; k++)
+				if (strcasecmp(o->run_macs[k], nic->mac) == 0) {
+					snprintf(why, whylen, "%s: MAC %s is already used by running VM %u on this node",
+						 nic->key, nic->mac, o->vmid);
+					return -EINVAL;
+				}
+		}
+	}
+	return 0;
+}
+
+#define MAX_WARNINGS 16
+
+struct warnings {
+	size_t n;
+	char text[MAX_WARNINGS][160];
+};
+
+static void warn_add(struct warnings *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn_add(struct warnings *w, const char *fmt, ...)
+{
+	if (w->n == MAX_WARNINGS)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(w->text[w->n++], sizeof(w->text[0]), fmt, ap);
+	va_end(ap);
+}
+
+/* The classic footguns of one config (emulated devices where VirtIO would
+ * do, no guest agent, a long snapshot chain) and, for a running VM, of the
+ * node it runs on (vCPU overcommit above 3:1, memory overcommit). */
+static void collect_warnings(struct qemud *d, const struct qvm *q, const struct vmconf *conf, struct warnings *w)
+{
+	const struct vmconf_view *view = vmconf_view(conf);
+	for (size_t i = 0; i < view->disk_count; i++) {
+		const struct vmconf_disk *disk = &view->disks[i];
+		if (strcmp(disk->bus, "ide") == 0 && !disk->cdrom)
+			warn_add(w, "%s: emulated IDE disk (slow): use virtio or scsi with virtio-scsi", disk->key);
+	}
+	for (size_t i = 0; i < view->nic_count; i++) {
+		const struct vmconf_nic *nic = &view->nics[i];
+		if (nic->model && (strcmp(nic->model, "e1000") == 0 || strcmp(nic->model, "e1000e") == 0 ||
+				   strcmp(nic->model, "rtl8139") == 0))
+			warn_add(w, "%s: emulated %s NIC (slow): use virtio", nic->key, nic->model);
+	}
+	if (!view->agent)
+		warn_add(w, "no guest agent (agent: 1): no clean freeze for backups, no guest IP report");
+	size_t snapshots = 0;
+	for (size_t i = 0; i < conf->section_count; i++)
+		if (conf->sections[i].kind == VMCONF_SNAPSHOT)
+			snapshots++;
+	if (snapshots > 2)
+		warn_add(w, "%zu snapshots: a long chain slows every disk access; keep at most 2", snapshots);
+	if (!q->vm)
+		return;
+	long long vcpus = 0, memory = 0;
+	for (size_t i = 0; i < d->n_vms; i++)
+		if (d->vms[i]->vm) {
+			vcpus += d->vms[i]->run_vcpus;
+			memory += d->vms[i]->run_memory;
+		}
+	if (d->host_cpus > 0 && vcpus > 3 * d->host_cpus)
+		warn_add(w, "vCPU overcommit on this node: %lld vCPUs of running VMs on %ld CPUs (more than 3:1)",
+			 vcpus, d->host_cpus);
+	if (d->host_memory_mib && memory > d->host_memory_mib)
+		warn_add(w, "memory overcommit on this node: %lld MiB for running VMs, MemTotal %lld MiB", memory,
+			 d->host_memory_mib);
+}
+
+/* Logs the warnings when they changed; returns them as a JSON array. */
+static json_object *report_warnings(struct qemud *d, struct qvm *q, const struct warnings *w)
+{
+	char joined[MAX_WARNINGS * 162] = "";
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; i < w->n; i++) {
+		json_object_array_add(a, json_object_new_string(w->text[i]));
+		if (i)
+			strcat(joined, "; ");
+		strcat(joined, w->text[i]);
+	}
+	if (!q->warnings || strcmp(q->warnings, joined) != 0) {
+		for (size_t i = 0; i < w->n; i++)
+			watch_log(d->ctx, LOG_WARNING, "vmid=%u warning=\"%s\"", q->vmid, w->text[i]);
+		free(q->warnings);
+		q->warnings = strdup(joined);
+	}
+	return a;
+}
+
 /* ---- status ---- */
 
-static void publish(struct qemud *d, struct qvm *q, const char *state, bool pending, const char *lock)
+static void publish(struct qemud *d, struct qvm *q, const char *state, bool pending, const char *lock,
+		    json_object *warnings)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "state", json_object_new_string(state));
@@ -315,6 +494,7 @@ static void publish(struct qemud *d, struct qvm *q, const char *state, bool pend
 	if (lock)
 		json_object_object_add(o, "lock", json_object_new_string(lock));
 	json_object_object_add(o, "restarts", json_object_new_int((int)q->restarts));
+	json_object_object_add(o, "warnings", warnings ? warnings : json_object_new_array());
 	char key[32];
 	snprintf(key, sizeof(key), "qemu/%u", q->vmid);
 	watch_status_set(d->ctx, key, o);
@@ -368,6 +548,7 @@ static void check_alive(struct qemud *d, struct qvm *q)
 		}
 		q->onboot_start = false;
 		forget_process(d, q);
+		recheck_refused(d);
 		return;
 	}
 	time_t now = time(NULL);
@@ -379,6 +560,7 @@ static void check_alive(struct qemud *d, struct qvm *q)
 	watch_log(d->ctx, LOG_WARNING, "vmid=%u event=crashed pid=%d restart_after_ms=%u", q->vmid, (int)pid, delay);
 	watch_cluster_log(d->ctx, LOG_ERR, "VM %u crashed: QEMU pid %d exited unexpectedly", q->vmid, (int)pid);
 	forget_process(d, q);
+	recheck_refused(d);
 }
 
 static void try_adopt(struct qemud *d, struct qvm *q, const char *conf_text)
@@ -414,6 +596,11 @@ static void do_start(struct qemud *d, struct qvm *q, const struct vmconf *conf, 
 		watch_mark_dirty_after(d->ctx, key, (unsigned)(q->restart_at - now));
 		return;
 	}
+	char why[1024] = "";
+	if (check_fits_node(d, q, vmconf_view(conf), why, sizeof(why)) < 0) {
+		set_error(d, q, "start", why);
+		return;
+	}
 	struct parse_error err;
 	parse_error_clear(&err);
 	__attribute__((cleanup(sectioncfg_freep))) struct sectioncfg *storage = NULL;
@@ -440,7 +627,6 @@ static void do_start(struct qemud *d, struct qvm *q, const struct vmconf *conf, 
 		qemu_cmd_clear(&cmd);
 		return;
 	}
-	char why[1024] = "";
 	struct vm *vm;
 	r = vm_start(&cmd, START_TIMEOUT_MS, &vm, why, sizeof(why));
 	qemu_cmd_clear(&cmd);
@@ -460,6 +646,31 @@ static void do_start(struct qemud *d, struct qvm *q, const struct vmconf *conf, 
 	clear_error(q);
 	watch_process(d, q);
 	watch_log(d->ctx, LOG_INFO, "vmid=%u action=start result=ok pid=%d", q->vmid, (int)vm_pid(vm));
+}
+
+/* QEMU takes its taps with it when it exits; a leftover one (persistent,
+ * or from a QEMU that died badly) would keep the VM on its bridge. */
+static void remove_taps(struct qemud *d, unsigned vmid)
+{
+	char err[256] = "";
+	int r = tapnet_remove_vm_taps(vmid, err, sizeof(err));
+	if (r > 0)
+		watch_log(d->ctx, LOG_INFO, "vmid=%u action=remove-taps result=ok removed=%d", vmid, r);
+	else if (r < 0)
+		watch_log(d->ctx, LOG_ERR, "vmid=%u action=remove-taps result=error error=\"%s\"", vmid, err);
+}
+
+/* Whether the config of vmid is in another node's directory (a migration)
+ * rather than gone from the tree. */
+static bool config_on_other_node(struct qemud *d, unsigned vmid)
+{
+	_cleanup_free_ char *pattern = NULL;
+	if (asprintf(&pattern, "%s/nodes/*/qemu-server/%u.conf", watch_root(d->ctx), vmid) < 0)
+		return false;
+	glob_t g;
+	bool found = glob(pattern, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
+	globfree(&g);
+	return found;
 }
 
 static void do_stop(struct qemud *d, struct qvm *q, long long down_s, const char *why)
@@ -485,6 +696,8 @@ static void do_stop(struct qemud *d, struct qvm *q, long long down_s, const char
 	q->restart_at = 0;
 	clear_error(q);
 	forget_process(d, q);
+	remove_taps(d, q->vmid);
+	recheck_refused(d);
 }
 
 /* ---- reconcile ---- */
@@ -505,7 +718,10 @@ static void reconcile_vm(struct qemud *d, unsigned vmid, bool first)
 	if (len < 0) {
 		/* No config here: deleted, or migrated to another node. */
 		if (q->vm)
-			do_stop(d, q, -1, len == -ENOENT ? "config no longer on this node" : "config unreadable");
+			do_stop(d, q, -1,
+				len != -ENOENT			       ? "config unreadable"
+				: config_on_other_node(d, vmid) ? "config no longer on this node"
+								: "config deleted");
 		if (!q->vm) {
 			char key[32];
 			snprintf(key, sizeof(key), "qemu/%u", vmid);
@@ -520,14 +736,14 @@ static void reconcile_vm(struct qemud *d, unsigned vmid, bool first)
 	if (vmconf_parse(text, (size_t)len, conf_path, print_warning, d, &conf, &err) < 0) {
 		char t[PARSE_ERROR_TEXT_MAX];
 		set_error(d, q, "parse", parse_error_format(&err, t, sizeof(t)));
-		publish(d, q, "error", false, NULL);
+		publish(d, q, "error", false, NULL, NULL);
 		return;
 	}
 	const struct vmconf_view *view = vmconf_view(conf);
 	bool pending = q->vm && q->running_conf && strcmp(q->running_conf, text) != 0;
 	if (view->lock) {
 		watch_log(d->ctx, LOG_DEBUG, "vmid=%u lock=%s action=none", vmid, view->lock);
-		publish(d, q, q->vm ? "running" : "stopped", pending, view->lock);
+		publish(d, q, q->vm ? "running" : "stopped", pending, view->lock, NULL);
 		return;
 	}
 	int desired = read_desired(state_path);
@@ -540,7 +756,7 @@ static void reconcile_vm(struct qemud *d, unsigned vmid, bool first)
 		snprintf(t, sizeof(t), "%s: %s", state_path,
 			 desired == -EBADMSG ? "must be 'running' or 'stopped'" : strerror(-desired));
 		set_error(d, q, "read-state", t);
-		publish(d, q, "error", pending, NULL);
+		publish(d, q, "error", pending, NULL, NULL);
 		return;
 	} else {
 		q->onboot_start = false;
@@ -552,8 +768,12 @@ static void reconcile_vm(struct qemud *d, unsigned vmid, bool first)
 	else if (!q->crashed)
 		clear_error(q);
 	pending = q->vm && q->running_conf && strcmp(q->running_conf, text) != 0;
+	if (q->vm && !pending)
+		remember_resources(q, view);
+	struct warnings w = { 0 };
+	collect_warnings(d, q, conf, &w);
 	const char *state = q->vm ? "running" : q->error ? "error" : q->crashed ? "crashed" : "stopped";
-	publish(d, q, state, pending, NULL);
+	publish(d, q, state, pending, NULL, report_warnings(d, q, &w));
 }
 
 static int add_unique(unsigned **ids, size_t *n, unsigned id)
@@ -733,6 +953,8 @@ int qemu_cmd_run(int argc, char **argv)
 			return 1;
 		o.state_file = state;
 	}
+	d.host_memory_mib = read_host_memory_mib();
+	d.host_cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int r = watch_new(&o, &d.ctx);
 	if (r < 0) {
 		fprintf(stderr, "error: %s\n", strerror(-r));

@@ -3,6 +3,7 @@
  * read than to ask for over netlink and is what `ip`/`bridge` users check. */
 #include "tapnet.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
@@ -13,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -180,4 +182,46 @@ int tapnet_set_vlan(const char *ifname, const char *bridge, unsigned vid, char *
 	if (r < 0)
 		return set_err(err, errlen, r, "cannot set VLAN %u on %s: %s", vid, ifname, strerror(-r));
 	return 0;
+}
+
+/* "tap<vmid>i<N>" for this vmid? */
+static bool is_tap_of(const char *ifname, unsigned vmid)
+{
+	char prefix[32];
+	int len = snprintf(prefix, sizeof(prefix), "tap%ui", vmid);
+	if (strncmp(ifname, prefix, (size_t)len) != 0 || !ifname[len])
+		return false;
+	for (const char *c = ifname + len; *c; c++)
+		if (*c < '0' || *c > '9')
+			return false;
+	return true;
+}
+
+int tapnet_remove_vm_taps(unsigned vmid, char *err, size_t errlen)
+{
+	DIR *dh = opendir("/sys/class/net");
+	if (!dh)
+		return set_err(err, errlen, -errno, "cannot list /sys/class/net: %s", strerror(errno));
+	int removed = 0, r = 0;
+	struct dirent *de;
+	while ((de = readdir(dh))) {
+		if (!is_tap_of(de->d_name, vmid))
+			continue;
+		int ifindex = (int)if_nametoindex(de->d_name);
+		if (!ifindex)
+			continue; /* gone meanwhile: QEMU's exit removed it */
+		char buf[MNL_SOCKET_BUFFER_SIZE];
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+		put_link_header(nlh, RTM_DELLINK, AF_UNSPEC, ifindex);
+		int q = nl_transact(nlh);
+		if (q == -ENODEV)
+			continue;
+		if (q < 0) {
+			r = set_err(err, errlen, q, "cannot remove %s: %s", de->d_name, strerror(-q));
+			continue;
+		}
+		removed++;
+	}
+	closedir(dh);
+	return r < 0 ? r : removed;
 }

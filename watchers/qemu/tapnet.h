@@ -25,6 +25,12 @@ int tapnet_attach(const char *ifname, const char *bridge, unsigned mtu, char *er
  * has no bridge VLAN filtering; -ERANGE for a vid outside 1..4094. */
 int tapnet_set_vlan(const char *ifname, const char *bridge, unsigned vid, char *err, size_t errlen);
 
+/* Remove every interface named tap<vmid>i<N> that is still there (QEMU
+ * normally takes its taps with it; a persistent or leftover one would keep
+ * the VM's MAC on the bridge).  Returns how many were removed, or a negative
+ * errno (the last failure) with err set. */
+int tapnet_remove_vm_taps(unsigned vmid, char *err, size_t errlen);
+
 /* The MTU of an interface (from sysfs); negative errno if it does not exist. */
 int tapnet_get_mtu(const char *ifname);
 
