@@ -637,6 +637,15 @@ static int write_archive(struct vmb *b)
 		return bfail(b, r, "cannot write the archive: %s", strerror(-r));
 	if (fsync(fd) < 0)
 		return bfail(b, -errno, "fsync %s: %s", b->tmp_file, strerror(errno));
+	/* A VM removed while we copied (nothing locks its config against
+	 * that here) gets no archive: a backup of a guest that no longer
+	 * exists would be kept and pruned as if it still did. */
+	_cleanup_free_ char *conf = NULL;
+	if (asprintf(&conf, "%s/nodes/%s/qemu-server/%u.conf", b->o->root, b->o->node, b->o->vmid) < 0)
+		return -ENOMEM;
+	if (access(conf, F_OK) < 0 && errno == ENOENT)
+		return bfail(b, -ENOENT, "VM %u was removed during the backup (%s is gone); no archive kept",
+			     b->o->vmid, conf);
 	_cleanup_free_ char *final = NULL;
 	if (asprintf(&final, "%s/%s", b->o->dump_dir, b->res->archive) < 0)
 		return -ENOMEM;
