@@ -8,7 +8,9 @@
  *
  *   desired: `running` or `stopped` from <vmid>.state.  No .state file:
  *            running if the config says onboot: 1 when this watcher started
- *            (remembered while the file stays absent), else stopped.  No
+ *            (remembered while the file stays absent; these start in
+ *            startup order= order, up= seconds between groups), else
+ *            stopped.  No
  *            config in this node's directory (deleted, or moved to another
  *            node by a migration): stopped - the other node's watcher starts it.
  *   actual:  the struct vm we hold (started or adopted) and whether its
@@ -49,6 +51,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <glob.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -84,6 +87,9 @@ struct qvm {
 	bool guest_off;         /* SHUTDOWN guest-shutdown seen */
 	bool crashed;
 	bool onboot_start;      /* desired running because of onboot at watcher start */
+	bool onboot_waiting;    /* ... and not released by the onboot sequence yet */
+	long long onboot_order; /* startup order= (LLONG_MAX: none, after all others) */
+	long long onboot_up;    /* startup up= seconds to wait after it, 0: none */
 	unsigned restarts;
 	struct watch_backoff restart;
 	int64_t restart_at;     /* monotonic ms: not before */
@@ -105,6 +111,7 @@ struct qemud {
 	bool first_done; /* the first pass of this process happened */
 	long long host_memory_mib; /* MemTotal; 0: unknown */
 	long host_cpus;
+	int64_t onboot_next_ms; /* monotonic: the next onboot group not before */
 	struct qvm **vms;
 	size_t n_vms;
 	char prefix[300]; /* "/nodes/<node>/qemu-server/" */
@@ -748,8 +755,12 @@ static void reconcile_vm(struct qemud *d, unsigned vmid, bool first)
 	}
 	int desired = read_desired(state_path);
 	if (desired == -ENOENT) {
-		if (first && !d->first_done && view->onboot)
+		if (first && !d->first_done && view->onboot) {
 			q->onboot_start = true;
+			q->onboot_waiting = !q->vm;
+			q->onboot_order = view->startup.order >= 0 ? view->startup.order : LLONG_MAX;
+			q->onboot_up = view->startup.up > 0 ? view->startup.up : 0;
+		}
 		desired = q->onboot_start ? 1 : 0;
 	} else if (desired < 0) {
 		char t[600];
@@ -760,8 +771,11 @@ static void reconcile_vm(struct qemud *d, unsigned vmid, bool first)
 		return;
 	} else {
 		q->onboot_start = false;
+		q->onboot_waiting = false;
 	}
-	if (desired && !q->vm)
+	if (desired && !q->vm && q->onboot_start && q->onboot_waiting)
+		; /* started by run_onboot_sequence, in its order */
+	else if (desired && !q->vm)
 		do_start(d, q, conf, conf_path, text);
 	else if (!desired && q->vm)
 		do_stop(d, q, view->startup.down, "desired stopped");
@@ -810,6 +824,56 @@ static int scan_dir(const char *dir, const char *ext, unsigned **ids, size_t *n)
 	return r;
 }
 
+/* The onboot VMs still waiting, lowest startup order first (then vmid). */
+static struct qvm *next_onboot(struct qemud *d)
+{
+	struct qvm *best = NULL;
+	for (size_t i = 0; i < d->n_vms; i++) {
+		struct qvm *q = d->vms[i];
+		if (!q->onboot_waiting)
+			continue;
+		if (!best || q->onboot_order < best->onboot_order ||
+		    (q->onboot_order == best->onboot_order && q->vmid < best->vmid))
+			best = q;
+	}
+	return best;
+}
+
+/* At watcher start, VMs with onboot: 1 (and no .state file) start group by
+ * group in startup order= order (no order: last), waiting the group's
+ * largest up= seconds after it before the next group.  The wait is a timer
+ * on the loop, never a sleep: events keep being handled meanwhile. */
+static void run_onboot_sequence(struct qemud *d)
+{
+	struct qvm *head;
+	while ((head = next_onboot(d))) {
+		int64_t now = mono_ms();
+		if (now < d->onboot_next_ms) {
+			char key[16];
+			snprintf(key, sizeof(key), "%u", head->vmid);
+			watch_mark_dirty_after(d->ctx, key, (unsigned)(d->onboot_next_ms - now));
+			return;
+		}
+		long long order = head->onboot_order, up = 0;
+		unsigned group[64];
+		size_t n = 0;
+		for (struct qvm *q; n < 64 && (q = next_onboot(d)) && q->onboot_order == order;) {
+			q->onboot_waiting = false;
+			up = q->onboot_up > up ? q->onboot_up : up;
+			group[n++] = q->vmid;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (order != LLONG_MAX)
+				watch_log(d->ctx, LOG_INFO, "vmid=%u action=onboot order=%lld up_s=%lld", group[i],
+					  order, up);
+			else
+				watch_log(d->ctx, LOG_INFO, "vmid=%u action=onboot order=none", group[i]);
+			reconcile_vm(d, group[i], false);
+		}
+		d->onboot_next_ms = mono_ms() + up * 1000;
+	}
+}
+
 static int reconcile(struct watch_ctx *ctx, const struct watch_pass *pass, void *userdata)
 {
 	struct qemud *d = userdata;
@@ -851,6 +915,8 @@ static int reconcile(struct watch_ctx *ctx, const struct watch_pass *pass, void 
 	}
 	if (pass->first)
 		d->first_done = true;
+	if (!watch_should_stop(ctx))
+		run_onboot_sequence(d);
 	return 0;
 }
 
