@@ -444,7 +444,7 @@ static int cmd_backup_job(struct ctl *ctl, int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{ "status", cmd_status, "status                                   node, quorum, members, version" },
+	{ "status", cmd_status, "status                                   node, quorum, members, version, backup jobs" },
 	{ "events", cmd_events, "events [--from REV] [--count N] [--json] [PREFIX...]\n"
 				"                                           print events until Ctrl-C" },
 	{ "log", cmd_log, "log [--limit N] [--json]                 the cluster log, newest first\n"
