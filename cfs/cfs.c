@@ -11,6 +11,7 @@
 #include "locks.h"
 #include "log.h"
 #include "msg.h"
+#include "notify.h"
 #include "replicate.h"
 
 bool cfs_writable(struct cfs *cfs)
@@ -50,6 +51,8 @@ int cfs_ensure_layout(struct cfs *cfs)
 		int r = cfs_submit(cfs, &c);
 		if (r < 0 && r != -EEXIST)
 			return log_error_errno(r, "cannot create %s", path);
+		if (cfs->notify)
+			notify_forget(cfs->notify, path); /* a lookup may have cached its absence */
 	}
 	return 0;
 }

@@ -289,6 +289,8 @@ static int touch_lock(struct fs *fs, const char *path, const struct tree_attr *a
 		struct change c = { .op = CHANGE_RMDIR, .path = path, .expect_version = a->version,
 				    .mtime = now_seconds() };
 		int r = cfs_submit(fs->cfs, &c);
+		if (r == 0)
+			notify_forget(fs->cfs->notify, path); /* the kernel saw a setattr, not an rmdir */
 		return r == -ESTALE ? -EBUSY : r;
 	}
 	if (a->writer != fs->cfs->node_id)
@@ -597,7 +599,10 @@ static int open_tree_file(fuse_req_t req, struct fs *fs, fuse_ino_t ino, struct 
 	fi->fh = (uintptr_t)f;
 	if (wants_write(fi->flags))
 		track_open_file(fs, ino, f, true);
-	fi->keep_cache = !(fi->flags & O_TRUNC) && may_keep_cache(fs, ino, a.version);
+	/* Writes bypass the page cache: until the commit at close they are
+	 * this handle's alone, and readers must not see them. */
+	fi->direct_io = wants_write(fi->flags);
+	fi->keep_cache = !fi->direct_io && may_keep_cache(fs, ino, a.version);
 	fuse_reply_open(req, fi);
 	return 0;
 }
@@ -668,6 +673,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		return;
 	}
 	fi->fh = (uintptr_t)f;
+	fi->direct_io = wants_write(fi->flags);
 	track_open_file(fs, a.inode, f, true);
 	may_keep_cache(fs, a.inode, a.version);
 	fuse_reply_create(req, &e, fi);

@@ -110,9 +110,26 @@ static const char *content(struct fs_file *f)
 	return f->copied ? f->buf : (f->base ? f->base->data : NULL);
 }
 
+/* A handle without writes of its own follows the file: every read sees the
+ * content of the last commit, like a read of a local file after another
+ * process rewrote it (and like the kernel's page cache, which must never
+ * be filled with an older version than the one the next opener gets).  If
+ * the inode is gone (removed, or replaced by a rename), the handle keeps
+ * the last content it saw, as an open unlinked file does. */
+static void follow_current_version(struct fs_file *f)
+{
+	struct tree_blob *current;
+	if (f->copied || f->virtual_index >= 0 || tree_get_blob(f->tree, f->inode, &current) < 0)
+		return;
+	tree_blob_unref(f->base);
+	f->base = current;
+	f->size = current->size;
+}
+
 size_t fs_file_read(struct fs_file *f, char *buf, size_t size, off_t off)
 {
 	pthread_mutex_lock(&f->lock);
+	follow_current_version(f);
 	size_t n = 0;
 	if ((size_t)off < f->size) {
 		n = f->size - (size_t)off < size ? f->size - (size_t)off : size;

@@ -1,8 +1,8 @@
 /* fs_file.h - an open file of the mount.
  *
- * Reads are served from a snapshot of the content taken at open (a
- * reference to the immutable blob), so a reader never sees a half-written
- * file.  Writes go to a private copy made on the first write and are
+ * Reads are served from an immutable version of the content (a tree blob:
+ * the newest committed one at each read, for a handle without writes of its
+ * own), so a reader never sees a half-written file.  Writes go to a private copy made on the first write and are
  * committed as one CHANGE_WRITE at close (flush) or fsync.  A write that
  * fails (EFBIG, ...) poisons the handle: nothing of it is ever committed
  * and every later flush reports the error. */

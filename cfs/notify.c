@@ -203,18 +203,6 @@ static void queue_remote_invalidations(struct notify *n, const struct change *c,
 	}
 }
 
-/* A change made through this mount: the kernel updated its own entries and
- * directory attributes (and fs.c drops a file's attributes itself when a
- * commit at close gives it a new mtime).  It cannot know that utime(0) on a
- * lock removed the directory. */
-static void queue_local_invalidations(struct notify *n, const struct change *c, const struct tree_result *res)
-{
-	if (c->op == CHANGE_RMDIR) {
-		push_inval_inode(n, res->parent);
-		push_inval_entry(n, res->parent, base_name(c->path));
-	}
-}
-
 static void notify_applied(void *ctx, const struct change *c, const struct tree_result *res)
 {
 	struct notify *n = ctx;
@@ -223,12 +211,14 @@ static void notify_applied(void *ctx, const struct change *c, const struct tree_
 		pthread_mutex_unlock(&n->lock);
 		return;
 	}
+	/* A change made through this mount: the kernel updated its own entries
+	 * and directory attributes (fs.c drops a file's attributes itself when a
+	 * commit at close gives it a new mtime, and changes the daemon makes on
+	 * its own are announced with notify_forget()). */
 	bool remote = c->writer != n->cfs->node_id;
 	bool queued = n->head != NULL;
 	if (remote)
 		queue_remote_invalidations(n, c, res);
-	else
-		queue_local_invalidations(n, c, res);
 	if (n->replay && remote)
 		queue_replay_of_change(n, c, res);
 	if (!queued && n->head)
@@ -287,6 +277,33 @@ static void notify_replaced(void *ctx, struct tree *old)
 		d = (struct sync_diff){ .n = n, .other = n->cfs->tree, .self = old, .walking_new = false };
 		tree_walk(old, diff_node, &d);
 		pthread_cond_signal(&n->cond);
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+void notify_forget(struct notify *n, const char *path)
+{
+	_cleanup_free_ char *parent = strdup(path);
+	if (!parent)
+		return;
+	char *slash = strrchr(parent, '/');
+	if (!slash)
+		return;
+	const char *name = path + (slash - parent) + 1;
+	if (slash == parent)
+		slash[1] = '\0'; /* "/" */
+	else
+		*slash = '\0';
+	struct tree_attr dir;
+	if (tree_resolve(n->cfs->tree, parent, &dir) < 0)
+		return;
+	pthread_mutex_lock(&n->lock);
+	if (accepting(n)) {
+		bool queued = n->head != NULL;
+		push_inval_inode(n, dir.inode);
+		push_inval_entry(n, dir.inode, name);
+		if (!queued)
+			pthread_cond_signal(&n->cond);
 	}
 	pthread_mutex_unlock(&n->lock);
 }

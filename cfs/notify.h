@@ -37,6 +37,11 @@ void notify_free(struct notify *n);
 
 struct apply_observer notify_observer(struct notify *n);
 
+/* The kernel must forget what it knows of path and its directory: for
+ * changes the daemon makes itself, not through a request of the kernel
+ * (the node's directories at start, a lock removed by utime 0). */
+void notify_forget(struct notify *n, const char *path);
+
 /* Blocks until everything queued so far has been performed. */
 void notify_flush(struct notify *n);
 

@@ -32,7 +32,8 @@ static int take_paths_from_argv(struct qemu_cmd *cmd)
 	for (size_t i = 1; i + 1 < cmd->argc; i++) {
 		if (strcmp(cmd->argv[i], "-pidfile") == 0)
 			cmd->pid_path = strdup(cmd->argv[i + 1]);
-		if (strcmp(cmd->argv[i], "-qmp") == 0 && strncmp(cmd->argv[i + 1], "unix:", 5) == 0)
+		/* the first -qmp is the watcher's monitor (a second one serves backups) */
+		if (!cmd->qmp_path && strcmp(cmd->argv[i], "-qmp") == 0 && strncmp(cmd->argv[i + 1], "unix:", 5) == 0)
 			cmd->qmp_path = strndup(cmd->argv[i + 1] + 5, strcspn(cmd->argv[i + 1] + 5, ","));
 	}
 	return cmd->pid_path && cmd->qmp_path ? 0 : -EINVAL;
