@@ -144,7 +144,11 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	json_object *result = NULL, *status = NULL, *nodes;
 	if (call(ctl, "status", NULL, &result) != 0)
 		return 1;
-	/* What every node's watchers published, next to the membership. */
+	/* What every node's watchers published, next to the membership.
+	 * call() connects anew: the first connection is closed here, not
+	 * leaked. */
+	api_client_close(ctl->client);
+	ctl->client = NULL;
 	if (call(ctl, "nodestatus_get", NULL, &status) == 0 &&
 	    json_object_object_get_ex(status, "nodes", &nodes)) {
 		json_object_object_add(result, "node_status", json_object_get(nodes));
