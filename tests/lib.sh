@@ -58,6 +58,8 @@ lib_cleanup() {
   rm -rf "$T" 2>/dev/null
 }
 trap lib_cleanup EXIT
+# tests/run stops a suite that overruns with SIGTERM: clean up all the same.
+trap 'exit 143' TERM INT
 
 log() { echo "# $*" >&2; }
 fail() { echo "  failed: $*" >&2; return 1; }
@@ -148,10 +150,18 @@ tree_sum() {
 
 # lib_cleanup_since PIDS-LINE MOUNTS-LINE: stop what a test started.
 lib_cleanup_since() {
-  local pid m
-  tail -n +"$(( $1 + 1 ))" "$T/.pids" | while read -r pid; do
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+  local pid m i pids
+  pids=$(tail -n +"$(( $1 + 1 ))" "$T/.pids")
+  for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
+  # what does not stop within 2 s is killed (a hung daemon must not outlive
+  # its test)
+  for i in $(seq 40); do
+    local alive=no
+    for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive=yes; done
+    [ $alive = no ] && break
+    sleep 0.05
   done
+  for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
   tail -n +"$(( $2 + 1 ))" "$T/.mounts" | tac | while read -r m; do
     [ -n "$m" ] && unmount_fuse "$m"
   done
