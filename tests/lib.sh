@@ -17,6 +17,14 @@ T=$(mktemp -d /tmp/pvecfs-test.XXXXXX)
 
 lib_track_pid() { echo "$1" >> "$T/.pids"; }
 
+# pid_running PID: the process exists and is not a zombie (an orphan's
+# zombie lingers until init reaps it).
+pid_running() {
+  local st
+  st=$(sed -n 's/^[0-9]* (.*) \([A-Z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null)
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 # is_mounted DIR: from /proc/self/mountinfo, without touching the mount
 # (a stat on a FUSE mount whose daemon hangs would hang too).
 is_mounted() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
@@ -157,7 +165,7 @@ lib_cleanup_since() {
   # its test)
   for i in $(seq 40); do
     local alive=no
-    for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive=yes; done
+    for pid in $pids; do pid_running "$pid" && alive=yes; done
     [ $alive = no ] && break
     sleep 0.05
   done
