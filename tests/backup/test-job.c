@@ -260,7 +260,25 @@ static void test_stagger_is_deterministic_per_job_and_node(void)
 	CHECK(job_stagger_ms("a", "bc", 3600) != job_stagger_ms("ab", "c", 3600));
 }
 
+/* `stagger S` on a job overrides the daemon's default; absent means -1. */
+static void test_stagger_key(void)
+{
+	struct job_list jobs;
+	char err[256];
+	const char *good = "vzdump: b\n\tschedule daily\n\tvmid 100\n\tstagger 30\n\n"
+			   "pvecfs-tree: t\n\tschedule daily\n";
+	const char *bad = "vzdump: b\n\tschedule daily\n\tvmid 100\n\tstagger soon\n";
+	CHECK_INT(job_list_parse(good, strlen(good), "jobs.cfg", &jobs, err, sizeof(err)), 0);
+	CHECK_INT(jobs.n, 2);
+	CHECK_INT(jobs.jobs[0].stagger_s, 30);
+	CHECK_INT(jobs.jobs[1].stagger_s, -1);
+	job_list_clear(&jobs);
+	CHECK_INT(job_list_parse(bad, strlen(bad), "jobs.cfg", &jobs, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "stagger") != NULL);
+}
+
 static const struct test tests[] = {
+	TEST(test_stagger_key),
 	TEST(test_stagger_is_deterministic_per_job_and_node),
 	TEST(test_parse_vzdump_and_tree_jobs),
 	TEST(test_vmid_list_selects_only_those),

@@ -573,14 +573,16 @@ static int take_lock(struct backupd *d, const struct job_run *run, char *name, s
 	return errno == EEXIST ? 0 : -errno;
 }
 
-static void stagger(struct backupd *d, const char *job)
+/* A job's own `stagger S` wins over the daemon's --stagger. */
+static void stagger(struct backupd *d, const struct job *job)
 {
-	if (!d->stagger_s)
+	unsigned max_s = job->stagger_s >= 0 ? (unsigned)job->stagger_s : d->stagger_s;
+	if (!max_s)
 		return;
-	unsigned ms = job_stagger_ms(job, d->node, d->stagger_s);
+	unsigned ms = job_stagger_ms(job->id, d->node, max_s);
 	char f[64];
 	snprintf(f, sizeof(f), "action=stagger delay_ms=%u", ms);
-	jlog(d, LOG_INFO, job, f, NULL);
+	jlog(d, LOG_INFO, job->id, f, NULL);
 	for (unsigned waited = 0; waited < ms && !watch_should_stop(d->ctx); waited += 100)
 		usleep(100000);
 }
@@ -593,7 +595,7 @@ static void run_job(struct backupd *d, const struct job *job, const char *trigge
 		 job->kind == JOB_TREE ? "pvecfs-tree" : "vzdump", (long long)backup_now(d));
 	jlog(d, LOG_INFO, job->id, f, NULL);
 	if (strcmp(trigger, "run-now") != 0) {
-		stagger(d, job->id);
+		stagger(d, job);
 		char lock[300];
 		int r = take_lock(d, &run, lock, sizeof(lock));
 		if (r <= 0) {

@@ -117,6 +117,7 @@ static int fill_job(const struct sectioncfg_section *s, struct job *j, struct pa
 	}
 	if ((v = sectioncfg_get(s, "bwlimit")))
 		j->bwlimit_kib = strtoull(v, NULL, 10);
+	j->stagger_s = (v = sectioncfg_get(s, "stagger")) ? (int)strtoul(v, NULL, 10) : -1;
 	return 0;
 }
 

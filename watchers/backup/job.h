@@ -46,6 +46,7 @@ struct job {
 	struct prune_spec prune;
 	char *notes_template;
 	uint64_t bwlimit_kib;
+	int stagger_s;       /* `stagger S` of the job; -1: the daemon's --stagger */
 };
 
 struct job_list {

@@ -194,7 +194,8 @@ static const struct cfgschema_key vzdump_keys[] = {
 	K_STR("dow"), K_STR("notification-mode"), K_STR("notification-policy"), K_STR("notification-target"),
 	K_BOOL("protected"), K_BOOL("remove"), K_INT("zstd", 0, 256), K_INT("pigz", 0, 256),
 	K_INT("ionice", 0, 8), K_STR("lockwait"), K_STR("stopwait"), K_STR("tmpdir"), K_STR("dumpdir"),
-	K_STR("script"), K_STR("performance"), K_STR("fleecing"), K_INT("maxfiles", 0, 1000000), { NULL },
+	K_STR("script"), K_STR("performance"), K_STR("fleecing"), K_INT("maxfiles", 0, 1000000),
+	K_INT("stagger", 0, 3600), { NULL },
 };
 
 /* A backup job names its guests: all 1, a vmid list, or a pool. */
@@ -211,7 +212,7 @@ static int check_vzdump_section(const struct sectioncfg_section *s, struct parse
 static const struct cfgschema_key tree_backup_keys[] = {
 	{ .key = "schedule", .kind = CFGSCHEMA_TEXT, .required = true },
 	K_BOOL("enabled"), K_IDENT("storage"), K_CHECK("prune-backups", schema_check_prune_backups),
-	K_CHECK("node", check_node_list), K_STR("comment"), { NULL },
+	K_CHECK("node", check_node_list), K_STR("comment"), K_INT("stagger", 0, 3600), { NULL },
 };
 
 static const struct cfgschema_type jobs_types[] = {
