@@ -23,6 +23,11 @@
  * (clusteraddr.h), looked up at every pass, or --keep-address.  Without
  * corosync (local mode) nothing is protected, and the log says so.
  *
+ * The VM configs of the node (/nodes/<node>/qemu-server/<vmid>.conf, key
+ * "vms") are read at every pass too: their NICs are checked against the
+ * links (netvmnic.h) and the problems join the warnings.  They never change
+ * the plan, so an edit of a VM config alone makes zero netlink changes.
+ *
  * Our own changes also produce notifications; after a pass that changed
  * something, the ones already queued are read and dropped.  A notification
  * that arrives later (carrier, operstate) costs one pass that finds nothing
@@ -48,12 +53,14 @@
 #include "netload.h"
 #include "netmon.h"
 #include "netstatus.h"
+#include "netvmnic.h"
 #include "reconcile.h"
 #include "watchloop.h"
 
 #define EXIT_USAGE 2
 #define KEY_FILES "files"
 #define KEY_DRIFT "drift"
+#define KEY_VMS "vms"
 
 struct netd {
 	struct watch_ctx *ctx;
@@ -478,6 +485,10 @@ static int reconcile_pass(struct watch_ctx *ctx, const struct watch_pass *pass, 
 	}
 	if ((r = netcheck_run(want, have)) < 0)
 		return r;
+	/* Reports only: the VMs' NICs never change the plan. */
+	struct netvmnic_counts vms = { 0 };
+	if ((r = netvmnic_check_node(want, have, watch_root(ctx), d->node, &vms)) < 0)
+		return r;
 	bool new_inputs = !d->have_reported || d->reported_digest != digest;
 	struct rc_options ropt = { .keep_address = d->cluster_addr[0] ? d->cluster_addr : NULL };
 	r = reconcile_plan(want, have, &ropt, &plan, &err);
@@ -545,13 +556,27 @@ static int reconcile_pass(struct watch_ctx *ctx, const struct watch_pass *pass, 
 	return remember_managed(d, want, now);
 }
 
-/* /nodes/<node>/interfaces and anything under /sdn/ -> "files". */
+/* "<vmid>.conf" directly in qemu-server/ (not .state, not a temp file). */
+static bool is_vm_config_name(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 5 && strcmp(name + n - 5, ".conf") == 0 && strspn(name, "0123456789") == n - 5;
+}
+
+/* /nodes/<node>/interfaces and anything under /sdn/ -> "files";
+ * /nodes/<node>/qemu-server/<vmid>.conf -> "vms" (their NICs are checked
+ * against the links: a pass that only reports). */
 static int key_of(void *userdata, const char *path, char *key, size_t size)
 {
 	const struct netd *d = userdata;
 	size_t n = strlen(d->prefix);
 	if (strncmp(path, "/sdn/", 5) == 0 || (strncmp(path, d->prefix, n) == 0 && strcmp(path + n, "interfaces") == 0)) {
 		snprintf(key, size, KEY_FILES);
+		return 1;
+	}
+	if (strncmp(path, d->prefix, n) == 0 && strncmp(path + n, "qemu-server/", 12) == 0 &&
+	    is_vm_config_name(path + n + 12)) {
+		snprintf(key, size, KEY_VMS);
 		return 1;
 	}
 	return 0;

@@ -10,8 +10,9 @@
  * applies the difference; it prints every action, the footgun reports and a
  * summary line with the number of netlink changes.  A file that does not
  * parse or validate, a plan the kernel cannot carry out, or a plan that would
- * cut the cluster link is rejected before anything changes.  `check` only
- * parses and validates.  `run` is the daemon (daemon.c): the same
+ * cut the cluster link is rejected before anything changes.  Both also
+ * check the NICs of the node's VM configs against the links (netvmnic.h,
+ * reports only).  `check` only parses and validates.  `run` is the daemon (daemon.c): the same
  * load/plan/apply steps on every change of the files or of the kernel;
  * `status` prints what it published.
  *
@@ -30,6 +31,7 @@
 #include "netdesired.h"
 #include "netlink.h"
 #include "netload.h"
+#include "netvmnic.h"
 #include "reconcile.h"
 
 struct net_opts {
@@ -138,6 +140,10 @@ static int cmd_check(int argc, char **argv)
 		print_error(&err);
 		return 1;
 	}
+	if (netvmnic_check_node(want, NULL, o.root, o.node, NULL) < 0) {
+		fprintf(stderr, "pvecfs-net: out of memory\n");
+		return 1;
+	}
 	print_warnings(want);
 	printf("ok: %zu links declared, %zu warnings\n", want->n_links, want->n_warnings);
 	return 0;
@@ -159,6 +165,8 @@ static int cmd_apply(int argc, char **argv)
 	if (r == 0 && (r = nl_dump(nl, &have)) < 0)
 		snprintf(err.reason, sizeof(err.reason), "cannot read links and addresses: %s", strerror(-r));
 	if (r == 0 && (r = netcheck_run(want, have)) < 0)
+		err = (struct net_error){ .reason = "out of memory" };
+	if (r == 0 && (r = netvmnic_check_node(want, have, o.root, o.node, NULL)) < 0)
 		err = (struct net_error){ .reason = "out of memory" };
 	if (r == 0)
 		print_warnings(want);

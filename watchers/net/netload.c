@@ -1,6 +1,7 @@
 /* netload.c - see netload.h. */
 #include "netload.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,36 @@ static uint64_t digest_file(uint64_t h, const char *path)
 	return (h ^ 0xfe) * 0x100000001b3ULL;
 }
 
+static uint64_t digest_string(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return (h ^ 0xfd) * 0x100000001b3ULL;
+}
+
+static int is_conf(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+	return n > 5 && strcmp(e->d_name + n - 5, ".conf") == 0;
+}
+
+/* The VM configs (names and contents, in name order): their NICs are
+ * checked against the links, so an edit brings new reports. */
+static uint64_t digest_vm_configs(uint64_t h, const char *root, const char *node)
+{
+	char dir[4096], path[4400];
+	snprintf(dir, sizeof(dir), "%s/nodes/%s/qemu-server", root, node);
+	struct dirent **list = NULL;
+	int n = scandir(dir, &list, is_conf, alphasort);
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
+		h = digest_file(digest_string(h, list[i]->d_name), path);
+		free(list[i]);
+	}
+	free(list);
+	return h;
+}
+
 uint64_t net_sources_digest(const char *root, const char *node)
 {
 	char path[4096];
@@ -49,5 +80,6 @@ uint64_t net_sources_digest(const char *root, const char *node)
 	snprintf(path, sizeof(path), "%s/sdn/zones.cfg", root);
 	h = digest_file(h, path);
 	snprintf(path, sizeof(path), "%s/sdn/vnets.cfg", root);
-	return digest_file(h, path);
+	h = digest_file(h, path);
+	return digest_vm_configs(h, root, node);
 }

@@ -15,7 +15,9 @@
 int net_load_desired(const char *root, const char *node, struct nd_state **out, struct net_error *err);
 
 /* A 64-bit digest of the three input files' contents (a missing file
- * counts as such): equal digests mean the inputs did not change. */
+ * counts as such) and of the node's VM configs (nodes/NODE/qemu-server/
+ * <vmid>.conf, whose NICs are checked against the links): equal digests mean
+ * the inputs did not change. */
 uint64_t net_sources_digest(const char *root, const char *node);
 
 #endif
