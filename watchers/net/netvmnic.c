@@ -119,11 +119,15 @@ static int check_undeclared(struct nd_state *want, const struct nl_snapshot *hav
 {
 	unsigned line = (unsigned)nic->line;
 	const struct nl_link *k = have ? nl_find_link(have, nic->bridge) : NULL;
-	const char *sources = want->files[2] ? "the interfaces file or sdn/vnets.cfg" : "the interfaces file";
-	if (!k)
+	const char *sources = "the interfaces file or sdn/vnets.cfg";
+	if (!k && have)
 		return netdesired_warn(want, file, line,
-				       "%s: bridge %s is not declared in %s%s: the VM cannot start", nic->key,
-				       nic->bridge, sources, have ? " and does not exist" : "");
+				       "%s: bridge %s is not declared in %s and does not exist: the VM cannot start",
+				       nic->key, nic->bridge, sources);
+	if (!k) /* `check`: the kernel is not looked at */
+		return netdesired_warn(want, file, line,
+				       "%s: bridge %s is not declared in %s: pvecfs-net will not create it", nic->key,
+				       nic->bridge, sources);
 	if (strcmp(k->kind, "bridge") != 0)
 		return netdesired_warn(want, file, line, "%s: bridge=%s names a %s link, not a bridge", nic->key,
 				       nic->bridge, k->kind[0] ? k->kind : "network");
