@@ -140,14 +140,45 @@ int tapnet_attach(const char *ifname, const char *bridge, unsigned mtu, char *er
 	return 0;
 }
 
+/* Put VLANs first..last into a bridge VLAN request (a range needs two
+ * entries; the kernel refuses a range of one). */
+static void put_vlan_range(struct nlmsghdr *nlh, unsigned first, unsigned last, uint16_t flags)
+{
+	struct bridge_vlan_info info = { .flags = flags, .vid = (uint16_t)first };
+	if (first != last)
+		info.flags |= BRIDGE_VLAN_INFO_RANGE_BEGIN;
+	mnl_attr_put(nlh, IFLA_BRIDGE_VLAN_INFO, sizeof(info), &info);
+	if (first == last)
+		return;
+	info.flags = flags | BRIDGE_VLAN_INFO_RANGE_END;
+	info.vid = (uint16_t)last;
+	mnl_attr_put(nlh, IFLA_BRIDGE_VLAN_INFO, sizeof(info), &info);
+}
+
 static int bridge_vlan_request(int type, int ifindex, unsigned vid, uint16_t flags)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	put_link_header(nlh, type, AF_BRIDGE, ifindex);
 	struct nlattr *spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
-	struct bridge_vlan_info info = { .flags = flags, .vid = (uint16_t)vid };
-	mnl_attr_put(nlh, IFLA_BRIDGE_VLAN_INFO, sizeof(info), &info);
+	put_vlan_range(nlh, vid, vid, flags);
+	mnl_attr_nest_end(nlh, spec);
+	return nl_transact(nlh);
+}
+
+/* Remove every VLAN but keep from a bridge port: the default VLAN 1 it
+ * joined with, or the tag of an earlier start when QEMU reused a leftover
+ * tap.  The kernel skips the VLANs the port does not have. */
+static int remove_other_vlans(int ifindex, unsigned keep)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	put_link_header(nlh, RTM_DELLINK, AF_BRIDGE, ifindex);
+	struct nlattr *spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+	if (keep > 1)
+		put_vlan_range(nlh, 1, keep - 1, 0);
+	if (keep < 4094)
+		put_vlan_range(nlh, keep + 1, 4094, 0);
 	mnl_attr_nest_end(nlh, spec);
 	return nl_transact(nlh);
 }
@@ -171,16 +202,14 @@ int tapnet_set_vlan(const char *ifname, const char *bridge, unsigned vid, char *
 		return set_err(err, errlen, -EOPNOTSUPP,
 			       "cannot tag %s with VLAN %u: bridge %s is not VLAN-aware (vlan_filtering=0)", ifname,
 			       vid, bridge);
-	if (vid != 1) {
-		/* The port joined with the bridge's default PVID (1); the guest
-		 * must see only its own VLAN.  No VLAN 1 is fine too. */
-		r = bridge_vlan_request(RTM_DELLINK, ifindex, 1, 0);
-		if (r < 0 && r != -ENOENT && r != -EINVAL)
-			return set_err(err, errlen, r, "cannot remove VLAN 1 from %s: %s", ifname, strerror(-r));
-	}
 	r = bridge_vlan_request(RTM_SETLINK, ifindex, vid, BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED);
 	if (r < 0)
 		return set_err(err, errlen, r, "cannot set VLAN %u on %s: %s", vid, ifname, strerror(-r));
+	/* The guest must see only its own VLAN: not the bridge's default PVID
+	 * (1) the port joined with, nor an earlier tag of the same tap. */
+	r = remove_other_vlans(ifindex, vid);
+	if (r < 0 && r != -ENOENT)
+		return set_err(err, errlen, r, "cannot remove the other VLANs of %s: %s", ifname, strerror(-r));
 	return 0;
 }
 

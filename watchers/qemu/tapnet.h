@@ -20,8 +20,8 @@
  * up.  -ENODEV: ifname or bridge missing, or bridge is not a bridge. */
 int tapnet_attach(const char *ifname, const char *bridge, unsigned mtu, char *err, size_t errlen);
 
-/* Make vid the PVID and untagged VLAN of ifname (a port of bridge), removing
- * the default VLAN 1.  -EOPNOTSUPP if bridge is not VLAN-aware or the kernel
+/* Make vid the PVID and untagged VLAN of ifname (a port of bridge) and its
+ * only VLAN: the default VLAN 1 and any earlier tag are removed.  -EOPNOTSUPP if bridge is not VLAN-aware or the kernel
  * has no bridge VLAN filtering; -ERANGE for a vid outside 1..4094. */
 int tapnet_set_vlan(const char *ifname, const char *bridge, unsigned vid, char *err, size_t errlen);
 
