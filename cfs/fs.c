@@ -43,7 +43,12 @@ struct fs {
 	GHashTable *open_files;     /* inode -> GSList of struct fs_file * with writes */
 };
 
+/* An open directory.  Its listing is made at the first readdir, not at
+ * opendir: while the kernel's readdir cache is valid, no readdir comes and
+ * listing a large directory would be wasted work. */
 struct fs_dir {
+	uint64_t ino, parent;
+	bool listed;
 	size_t n;
 	struct fs_dir_entry {
 		char *name;
@@ -571,6 +576,7 @@ static int open_virtual(fuse_req_t req, struct fs *fs, fuse_ino_t ino, struct fu
 		return r;
 	fi->fh = (uintptr_t)f;
 	fi->direct_io = 1;
+	fi->noflush = !wants_write(fi->flags);
 	fuse_reply_open(req, fi);
 	return 0;
 }
@@ -603,6 +609,8 @@ static int open_tree_file(fuse_req_t req, struct fs *fs, fuse_ino_t ino, struct 
 	 * this handle's alone, and readers must not see them. */
 	fi->direct_io = wants_write(fi->flags);
 	fi->keep_cache = !fi->direct_io && may_keep_cache(fs, ino, a.version);
+	/* A reader's close() has nothing to commit: spare it the FLUSH round trip. */
+	fi->noflush = !wants_write(fi->flags);
 	fuse_reply_open(req, fi);
 	return 0;
 }
@@ -800,27 +808,15 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int r = virtual_is_inode(ino) ? -ENOTDIR : tree_getattr(fs->cfs->tree, ino, &a);
 	if (r == 0 && a.type != TREE_DIR)
 		r = -ENOTDIR;
-	_cleanup_free_ char *path = r == 0 ? tree_path(fs->cfs->tree, ino) : NULL;
-	if (r == 0 && !path)
-		r = -ENOENT;
+	struct fs_dir *dir = r == 0 ? calloc(1, sizeof(*dir)) : NULL;
+	if (r == 0 && !dir)
+		r = -ENOMEM;
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	struct dir_fill d = { .fs = fs, .dir_path = path,
-			      .entries = g_array_new(FALSE, FALSE, sizeof(struct fs_dir_entry)) };
-	add_dot_entries(&d, ino, a.parent);
-	if (ino == FUSE_ROOT_ID)
-		add_virtual_entries(&d);
-	r = tree_list(fs->cfs->tree, ino, dir_fill_one, &d);
-	struct fs_dir *dir = calloc(1, sizeof(*dir));
-	dir->n = d.entries->len;
-	dir->entries = (struct fs_dir_entry *)(void *)g_array_free(d.entries, FALSE);
-	if (r < 0) {
-		free_dir(dir);
-		fuse_reply_err(req, -r);
-		return;
-	}
+	dir->ino = ino;
+	dir->parent = a.parent;
 	fi->fh = (uintptr_t)dir;
 	/* The kernel may serve readdir from its cache while the directory's
 	 * version is unchanged (changes made through this kernel drop that
@@ -830,13 +826,34 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_open(req, fi);
 }
 
+/* Snapshots the directory's entries into dir (once per open handle). */
+static int list_dir(struct fs *fs, struct fs_dir *dir)
+{
+	_cleanup_free_ char *path = tree_path(fs->cfs->tree, dir->ino);
+	if (!path)
+		return -ENOENT;
+	struct dir_fill d = { .fs = fs, .dir_path = path,
+			      .entries = g_array_new(FALSE, FALSE, sizeof(struct fs_dir_entry)) };
+	add_dot_entries(&d, dir->ino, dir->parent);
+	if (dir->ino == FUSE_ROOT_ID)
+		add_virtual_entries(&d);
+	int r = tree_list(fs->cfs->tree, dir->ino, dir_fill_one, &d);
+	dir->n = d.entries->len;
+	dir->entries = (struct fs_dir_entry *)(void *)g_array_free(d.entries, FALSE);
+	dir->listed = true;
+	return r;
+}
+
 static void fs_readdir_common(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
 {
 	struct fs *fs = fs_of(req);
 	struct fs_dir *dir = (struct fs_dir *)(uintptr_t)fi->fh;
-	_cleanup_free_ char *buf = malloc(size);
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+	int r = dir->listed ? 0 : list_dir(fs, dir);
+	_cleanup_free_ char *buf = r == 0 ? malloc(size) : NULL;
+	if (r == 0 && !buf)
+		r = -ENOMEM;
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
 	size_t used = 0;
