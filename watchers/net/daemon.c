@@ -308,13 +308,14 @@ static void publish_summary(struct netd *d, const char *result, const struct net
 	json_object_object_add(o, "actions", json_object_new_int((int)d->last_actions));
 	json_object_object_add(o, "changes", json_object_new_int((int)d->last_changes));
 	json_object_object_add(o, "restores", json_object_new_int((int)d->restores));
-	json_object *w = json_object_new_array();
+	struct netstatus_warnings w;
+	netstatus_warnings_init(&w);
 	for (size_t i = 0; want && i < want->n_warnings; i++) {
 		char text[700];
 		netstatus_warning_text(&want->warnings[i], text, sizeof(text));
-		json_object_array_add(w, json_object_new_string(text));
+		netstatus_warnings_add(&w, text);
 	}
-	json_object_object_add(o, "warnings", w);
+	json_object_object_add(o, "warnings", netstatus_warnings_finish(&w));
 	json_object_object_add(o, "cluster_address",
 			       d->cluster_addr[0] ? json_object_new_string(d->cluster_addr) : NULL);
 	json_object_object_add(o, "cluster_address_source", json_object_new_string(d->cluster_source));

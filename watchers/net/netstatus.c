@@ -14,6 +14,38 @@ void netstatus_warning_text(const struct nd_warning *w, char *buf, size_t size)
 		snprintf(buf, size, "%s: %s", w->file, w->text);
 }
 
+/* A status value may hold at most 64 KiB (NODESTATUS_VALUE_MAX): a node
+ * with hundreds of VM NIC reports must not lose its whole entry, so the
+ * list keeps the first warnings up to this many bytes and then says how
+ * many more there are (all of them are in the log). */
+#define WARNINGS_BUDGET (32 * 1024)
+
+void netstatus_warnings_init(struct netstatus_warnings *list)
+{
+	*list = (struct netstatus_warnings){ .array = json_object_new_array() };
+}
+
+void netstatus_warnings_add(struct netstatus_warnings *list, const char *text)
+{
+	size_t n = strlen(text);
+	if (list->dropped || list->bytes + n > WARNINGS_BUDGET) {
+		list->dropped++;
+		return;
+	}
+	list->bytes += n;
+	json_object_array_add(list->array, json_object_new_string(text));
+}
+
+json_object *netstatus_warnings_finish(struct netstatus_warnings *list)
+{
+	if (list->dropped) {
+		char more[128];
+		snprintf(more, sizeof(more), "%zu more warnings not shown (see the log)", list->dropped);
+		json_object_array_add(list->array, json_object_new_string(more));
+	}
+	return list->array;
+}
+
 static json_object *addr_list(const struct nd_addr *addrs, size_t n)
 {
 	json_object *a = json_object_new_array();
@@ -103,15 +135,16 @@ json_object *netstatus_link(const struct nd_state *want, const struct nd_link *d
 	bool in_sync = pending && json_object_array_length(todo) == 0 && (d ? l != NULL : true);
 	json_object_object_add(o, "in_sync", json_object_new_boolean(in_sync));
 	json_object_object_add(o, "pending", todo);
-	json_object *warnings = json_object_new_array();
+	struct netstatus_warnings warnings;
+	netstatus_warnings_init(&warnings);
 	for (size_t i = 0; want && i < want->n_warnings; i++) {
 		if (!warning_is_about(&want->warnings[i], d, name))
 			continue;
 		char text[700];
 		netstatus_warning_text(&want->warnings[i], text, sizeof(text));
-		json_object_array_add(warnings, json_object_new_string(text));
+		netstatus_warnings_add(&warnings, text);
 	}
-	json_object_object_add(o, "warnings", warnings);
+	json_object_object_add(o, "warnings", netstatus_warnings_finish(&warnings));
 	return o;
 }
 

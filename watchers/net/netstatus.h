@@ -17,6 +17,7 @@
 #define PVECFS_NET_NETSTATUS_H
 
 #include <json-c/json.h>
+#include <stddef.h>
 
 #include "netdesired.h"
 #include "netlink.h"
@@ -26,6 +27,17 @@
  * kernel now, pending the plan from `have` (NULL: unknown). */
 json_object *netstatus_link(const struct nd_state *want, const struct nd_link *d, const char *name,
 			    const struct nl_snapshot *have, const struct rc_plan *pending);
+
+/* A JSON list of warning texts bounded in size (a status value has a
+ * limit): past the budget, the rest is counted and the list ends with
+ * "N more warnings not shown (see the log)". */
+struct netstatus_warnings {
+	json_object *array;
+	size_t bytes, dropped;
+};
+void netstatus_warnings_init(struct netstatus_warnings *list);
+void netstatus_warnings_add(struct netstatus_warnings *list, const char *text);
+json_object *netstatus_warnings_finish(struct netstatus_warnings *list); /* the array */
 
 /* "file:line: text" of a warning. */
 void netstatus_warning_text(const struct nd_warning *w, char *buf, size_t size);
