@@ -48,6 +48,7 @@
 #include "backup_archive.h"
 #include "cleanup.h"
 #include "job.h"
+#include "joblock.h"
 #include "prune.h"
 #include "schemas.h"
 #include "sectioncfg.h"
@@ -67,6 +68,7 @@ struct backupd {
 	unsigned stagger_s;
 	unsigned agent_timeout_ms;
 	unsigned stop_timeout_s;
+	unsigned lock_renew_s; /* renew a held cluster lock this often */
 	struct job_state state;
 	/* Per job, the start of its last successful run on this node
 	 * (<run>/backup/last-ok.state, same format as the schedule state):
@@ -556,21 +558,96 @@ static void publish_run(struct backupd *d, struct job_run *run, const char *resu
 				  n_err ? json_object_get_string(json_object_array_get_idx(run->errors, 0)) : "");
 }
 
-/* mkdir of the cluster lock: 1 taken, 0 held by someone else, <0 error. */
-static int take_lock(struct backupd *d, const struct job_run *run, char *name, size_t size)
+/* The cluster lock of a scheduled run: its name (joblock.h) and whether
+ * this run may go on.  Returns 1 go on (taken, or in dry-run), 0 skip
+ * (why in err), <0 error (why in err). */
+static int take_lock(struct backupd *d, const struct job_run *run, char *name, size_t size, char *err, size_t errlen)
 {
 	if (run->job->kind == JOB_TREE)
 		snprintf(name, size, "backup-%s-%lld", run->job->id, (long long)run->slot);
 	else
 		snprintf(name, size, "backup-%s-%lld-%s", run->job->id, (long long)run->slot, d->node);
-	_cleanup_free_ char *path = NULL;
-	if (asprintf(&path, "%s/priv/lock/%s", watch_root(d->ctx), name) < 0)
-		return -ENOMEM;
 	if (!watch_action(d->ctx, "take the cluster lock %s", name))
 		return 1;
-	if (mkdir(path, 0700) == 0)
+	enum joblock_outcome how;
+	int r = joblock_take(watch_root(d->ctx), name, &how);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot take cluster lock %s: %s", name, strerror(-r));
+		return r;
+	}
+	switch (how) {
+	case JOBLOCK_TAKEN:
 		return 1;
-	return errno == EEXIST ? 0 : -errno;
+	case JOBLOCK_TAKEN_OVER: {
+		char f[400];
+		size_t len = 0;
+		f[0] = '\0';
+		watch_kv_append(f, sizeof(f), &len, "action", "lock");
+		watch_kv_append(f, sizeof(f), &len, "result", "taken-over");
+		watch_kv_append(f, sizeof(f), &len, "lock", name);
+		jlog(d, LOG_NOTICE, run->job->id, f, "the lock had expired (its runner died): removed and taken");
+		watch_cluster_log(d->ctx, LOG_NOTICE, "backup job %s: expired cluster lock %s (its runner died) removed; %s runs the slot",
+				  run->job->id, name, d->node);
+		return 1;
+	}
+	case JOBLOCK_DONE:
+		snprintf(err, errlen, "cluster lock %s is marked done: the slot was already run", name);
+		return 0;
+	case JOBLOCK_HELD:
+	default:
+		snprintf(err, errlen, "cluster lock %s is held: another runner has this slot", name);
+		return 0;
+	}
+}
+
+/* Locks of this node's jobs for slots before the last one it handled are
+ * no use any more: released if their run is done, removed if they have
+ * expired (a dead runner's), kept while someone renews them. */
+static void clean_old_locks(struct backupd *d, const struct job_list *jobs)
+{
+	_cleanup_free_ char *dirpath = NULL;
+	if (asprintf(&dirpath, "%s/priv/lock", watch_root(d->ctx)) < 0)
+		return;
+	DIR *dir = opendir(dirpath);
+	if (!dir)
+		return;
+	char **old = NULL;
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(dir))) {
+		if (strncmp(e->d_name, "backup-", 7) != 0)
+			continue;
+		for (size_t i = 0; i < jobs->n; i++) {
+			const struct job *job = &jobs->jobs[i];
+			time_t slot, last = job_state_get(&d->state, job->id);
+			char **g;
+			if (!last || !job_runs_on(job, d->node) ||
+			    !joblock_name_slot(e->d_name, job->id, job->kind == JOB_TREE ? NULL : d->node, &slot) ||
+			    slot >= last || !(g = realloc(old, (n + 1) * sizeof(*g))))
+				continue;
+			old = g;
+			old[n++] = strdup(e->d_name);
+			break;
+		}
+	}
+	closedir(dir);
+	for (size_t i = 0; i < n; i++) {
+		if (old[i] && watch_action(d->ctx, "remove the old cluster lock %s if it is done or expired", old[i])) {
+			int r = joblock_remove(watch_root(d->ctx), old[i]);
+			char f[400];
+			size_t len = 0;
+			f[0] = '\0';
+			watch_kv_append(f, sizeof(f), &len, "action", "lock-cleanup");
+			watch_kv_append(f, sizeof(f), &len, "lock", old[i]);
+			watch_kv_append(f, sizeof(f), &len, "result", r > 0 ? "removed" : r == 0 ? "held" : "error");
+			if (r < 0)
+				jlog(d, LOG_ERR, NULL, f, "%s", strerror(-r));
+			else
+				jlog(d, r > 0 ? LOG_INFO : LOG_DEBUG, NULL, f, NULL);
+		}
+		free(old[i]);
+	}
+	free(old);
 }
 
 /* A job's own `stagger S` wins over the daemon's --stagger. */
@@ -587,6 +664,31 @@ static void stagger(struct backupd *d, const struct job *job)
 		usleep(100000);
 }
 
+/* The run has ended: stop renewing and mark the slot done, so that its
+ * lock is never taken over once it expires. */
+static void finish_lock(struct backupd *d, const struct job *job, const char *lock, struct joblock_renewer *renewer)
+{
+	unsigned renewals = 0;
+	int e = 0;
+	joblock_renewer_stop(renewer, &renewals, &e);
+	char f[400];
+	size_t len = 0;
+	f[0] = '\0';
+	watch_kv_append(f, sizeof(f), &len, "action", "lock-renew");
+	watch_kv_append(f, sizeof(f), &len, "lock", lock);
+	snprintf(f + len, sizeof(f) - len, " renewals=%u", renewals);
+	if (e) {
+		jlog(d, LOG_WARNING, job->id, f, "renewing the lock failed (%s): it may have been taken over",
+		     strerror(e));
+		return;
+	}
+	jlog(d, LOG_INFO, job->id, f, NULL);
+	int r = joblock_mark_done(watch_root(d->ctx), lock);
+	if (r < 0)
+		jlog(d, LOG_ERR, job->id, "action=lock-done result=error", "cannot mark %s done: %s", lock,
+		     strerror(-r));
+}
+
 static void run_job(struct backupd *d, const struct job *job, const char *trigger, time_t slot)
 {
 	struct job_run run = { .job = job, .trigger = trigger, .slot = slot };
@@ -594,21 +696,20 @@ static void run_job(struct backupd *d, const struct job *job, const char *trigge
 	snprintf(f, sizeof(f), "action=run trigger=%s slot=%lld kind=%s now=%lld", trigger, (long long)slot,
 		 job->kind == JOB_TREE ? "pvecfs-tree" : "vzdump", (long long)backup_now(d));
 	jlog(d, LOG_INFO, job->id, f, NULL);
+	char lock[300] = "";
+	struct joblock_renewer *renewer = NULL;
 	if (strcmp(trigger, "run-now") != 0) {
 		stagger(d, job);
-		char lock[300];
-		int r = take_lock(d, &run, lock, sizeof(lock));
+		int r = take_lock(d, &run, lock, sizeof(lock), err, sizeof(err));
 		if (r <= 0) {
 			run.archives = json_object_new_array();
 			run.errors = json_object_new_array();
 			run.pruned = json_object_new_array();
 			run.started = backup_now(d);
 			if (r == 0) {
-				snprintf(err, sizeof(err), "cluster lock %s is held: another runner has this slot", lock);
 				jlog(d, LOG_NOTICE, job->id, "action=run result=skipped", "%s", err);
 				publish_run(d, &run, "skipped", err);
 			} else {
-				snprintf(err, sizeof(err), "cannot take cluster lock %s: %s", lock, strerror(-r));
 				jlog(d, LOG_ERR, job->id, "action=run result=error", "%s", err);
 				publish_run(d, &run, "error", err);
 			}
@@ -616,6 +717,12 @@ static void run_job(struct backupd *d, const struct job *job, const char *trigge
 			json_object_put(run.errors);
 			json_object_put(run.pruned);
 			return;
+		}
+		if (!watch_dry_run(d->ctx)) {
+			r = joblock_renewer_start(watch_root(d->ctx), lock, d->lock_renew_s, &renewer);
+			if (r < 0)
+				jlog(d, LOG_ERR, job->id, "action=lock-renew result=error",
+				     "cannot start renewing %s: %s", lock, strerror(-r));
 		}
 	}
 	run.started = backup_now(d);
@@ -636,6 +743,8 @@ static void run_job(struct backupd *d, const struct job *job, const char *trigge
 	snprintf(f, sizeof(f), "action=run result=%s archives=%zu", failed ? "error" : "ok",
 		 json_object_array_length(run.archives));
 	jlog(d, failed ? LOG_ERR : LOG_INFO, job->id, f, NULL);
+	if (renewer)
+		finish_lock(d, job, lock, renewer);
 	if (!watch_dry_run(d->ctx))
 		publish_run(d, &run, failed ? "error" : "ok", NULL);
 	dumpdest_clear(&dd);
@@ -810,6 +919,7 @@ static int reconcile(struct watch_ctx *ctx, const struct watch_pass *pass, void 
 	if (ok) {
 		take_triggers(d, &jobs);
 		run_scheduled(d, &jobs);
+		clean_old_locks(d, &jobs);
 	}
 	job_list_clear(&jobs);
 	return 0;
@@ -836,11 +946,12 @@ int backup_cmd_run(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },	{ "stagger", required_argument, NULL, 'g' },
 		{ "pvecfsctl", required_argument, NULL, 'c' },	{ "agent-timeout", required_argument, NULL, 'a' },
 		{ "stop-timeout", required_argument, NULL, 't' }, { "debug", no_argument, NULL, 'D' },
+		{ "lock-renew", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char hostname[256];
 	struct backupd d = { .run_dir = "/run/pvecfs", .stagger_s = 5, .agent_timeout_ms = 2000,
-			     .stop_timeout_s = 600 };
+			     .stop_timeout_s = 600, .lock_renew_s = 30 };
 	const char *env_ctl = getenv("PVECFS_CTL");
 	d.pvecfsctl = env_ctl ? env_ctl : "pvecfsctl";
 	struct watch_options o = { .name = "backup", .reconcile = reconcile, .userdata = &d };
@@ -874,12 +985,19 @@ int backup_cmd_run(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'L':
+			if (!parse_seconds(optarg, 3600, &d.lock_renew_s) || d.lock_renew_s == 0) {
+				fprintf(stderr, "pvecfs-backup: --lock-renew must be 1..3600 seconds\n");
+				return EXIT_USAGE;
+			}
+			break;
 		default: return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, "usage: pvecfs-backup run [--root DIR] [--node NAME] [--run DIR] [--dry-run] "
-				"[--stagger S] [--socket PATH] [--pvecfsctl PATH]\n");
+				"[--stagger S] [--socket PATH] [--pvecfsctl PATH] [--agent-timeout S] [--stop-timeout S] "
+				"[--lock-renew S] [--debug]\n");
 		return EXIT_USAGE;
 	}
 	if (!d.node) {
