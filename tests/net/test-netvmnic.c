@@ -3,6 +3,9 @@
  * fitting NICs give none, an unparsable VM config is one warning and the
  * next config is still checked, and the desired links are never changed. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ifupdown.h"
@@ -227,7 +230,66 @@ static void test_unparsable_config_is_one_warning_and_the_next_is_checked(void)
 	CHECK_INT(c.nics, 1);
 }
 
+static int write_file(const char *dir, const char *name, const char *text, size_t len)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	size_t n = fwrite(text, 1, len, f);
+	return fclose(f) == 0 && n == len ? 0 : -EIO;
+}
+
+static void test_node_reads_only_vm_configs_and_skips_oversized_ones(void)
+{
+	char root[] = "/tmp/test-netvmnic.XXXXXX", dir[600], cmd[700];
+	CHECK(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/nodes/n1/qemu-server", root);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s", dir);
+	CHECK(system(cmd) == 0);
+	const char *tagged = "net0: " MAC ",bridge=vmbr0,tag=9\n";
+	size_t big_len = 1024 * 1024 + 1;
+	char *big = malloc(big_len);
+	CHECK(big);
+	memset(big, '#', big_len);
+	int w = write_file(dir, "100.conf", tagged, strlen(tagged));
+	w = w ?: write_file(dir, "100.state", "running\n", 8);
+	w = w ?: write_file(dir, "100.conf.tmp", tagged, strlen(tagged));
+	w = w ?: write_file(dir, "notes.conf", tagged, strlen(tagged));
+	w = w ?: write_file(dir, "101.conf", big, big_len);
+	free(big);
+	struct nd_state *s = build();
+	struct netvmnic_counts c = { 0 };
+	int r = s ? netvmnic_check_node(s, NULL, root, "n1", &c) : -1;
+	size_t warnings = s ? s->n_warnings : 0;
+	char path100[700], path101[700];
+	snprintf(path100, sizeof(path100), "%s/100.conf", dir);
+	snprintf(path101, sizeof(path101), "%s/101.conf", dir);
+	bool tag = false, too_big = false;
+	for (size_t i = 0; s && i < s->n_warnings; i++) {
+		tag |= strcmp(s->warnings[i].file, path100) == 0 && strstr(s->warnings[i].text, "VLAN tag 9");
+		too_big |= strcmp(s->warnings[i].file, path101) == 0 &&
+			   strstr(s->warnings[i].text, "larger than 1048576 bytes; its NICs are not checked");
+	}
+	/* no qemu-server directory: no VMs, no warning */
+	size_t before = s ? s->n_warnings : 0;
+	int r2 = s ? netvmnic_check_node(s, NULL, root, "n2", NULL) : -1;
+	bool none = s && s->n_warnings == before;
+	netdesired_free(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	CHECK(system(cmd) == 0);
+	CHECK_INT(w, 0);
+	CHECK_INT(r, 0);
+	CHECK_INT(warnings, 2);
+	CHECK(tag && too_big);
+	CHECK_INT(c.configs, 1);
+	CHECK_INT(r2, 0);
+	CHECK(none);
+}
+
 static const struct test tests[] = {
+	TEST(test_node_reads_only_vm_configs_and_skips_oversized_ones),
 	TEST(test_fitting_nics_give_no_warning),
 	TEST(test_tag_on_bridge_that_is_not_vlan_aware),
 	TEST(test_trunks_on_bridge_that_is_not_vlan_aware),

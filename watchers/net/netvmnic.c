@@ -189,26 +189,40 @@ static int is_vm_config(const struct dirent *e)
 	       strspn(e->d_name, "0123456789") == n - 5;
 }
 
-/* Reads a VM config: 0 and its text, or a warning (unreadable, too large)
- * and 1. */
+/* A VM config that is not checked at all: one warning, then 1 (skip it);
+ * -ENOMEM if even the warning cannot be kept. */
+static int skip_config(struct nd_state *want, const char *path, const char *why)
+{
+	int r = netdesired_warn(want, path, 0, "%s; its NICs are not checked", why);
+	return r < 0 ? r : 1;
+}
+
+/* Reads a VM config: 0 and its text, 1 to skip it (gone since the
+ * listing, or reported), or -ENOMEM. */
 static int read_config(struct nd_state *want, const char *path, char **text, size_t *len)
 {
+	char why[128];
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? 1 /* removed since the listing */
-				       : netdesired_warn(want, path, 0, "cannot read VM config: %s", strerror(errno)) ?: 1;
+	if (!f && errno == ENOENT)
+		return 1; /* removed since the listing: the next pass sees that */
+	if (!f) {
+		snprintf(why, sizeof(why), "cannot read VM config: %s", strerror(errno));
+		return skip_config(want, path, why);
+	}
 	_cleanup_free_ char *buf = malloc(VM_CONFIG_MAX + 1);
 	if (!buf)
 		return -ENOMEM;
 	size_t n = fread(buf, 1, VM_CONFIG_MAX + 1, f);
-	if (ferror(f))
-		return netdesired_warn(want, path, 0, "cannot read VM config: %s", strerror(errno)) ?: 1;
-	if (n > VM_CONFIG_MAX)
-		return netdesired_warn(want, path, 0, "VM config is larger than %d bytes; its NICs are not checked",
-				       VM_CONFIG_MAX) ?: 1;
+	if (ferror(f)) {
+		snprintf(why, sizeof(why), "cannot read VM config: %s", strerror(errno));
+		return skip_config(want, path, why);
+	}
+	if (n > VM_CONFIG_MAX) {
+		snprintf(why, sizeof(why), "VM config is larger than %d bytes", VM_CONFIG_MAX);
+		return skip_config(want, path, why);
+	}
 	buf[n] = '\0';
-	*text = buf;
-	buf = NULL;
+	*text = TAKE_PTR(buf);
 	*len = n;
 	return 0;
 }
