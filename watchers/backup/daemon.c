@@ -906,13 +906,33 @@ static void run_scheduled(struct backupd *d, const struct job_list *jobs)
 	}
 }
 
+static void on_recovered(void *userdata, unsigned vmid, int error)
+{
+	struct backupd *d = userdata;
+	char f[64];
+	snprintf(f, sizeof(f), "vmid=%u action=recover-stopped result=%s", vmid, error ? "error" : "ok");
+	if (error) {
+		jlog(d, LOG_ERR, NULL, f, "cannot write running back to %u.state: %s", vmid, strerror(-error));
+		return;
+	}
+	jlog(d, LOG_WARNING, NULL, f, "a stop-mode backup that did not finish had stopped the VM: asked to start it again");
+	watch_cluster_log(d->ctx, LOG_WARNING,
+			  "backup: VM %u was left stopped by an unfinished stop-mode backup on %s: started again", vmid,
+			  d->node);
+}
+
 static int reconcile(struct watch_ctx *ctx, const struct watch_pass *pass, void *userdata)
 {
 	(void)ctx;
-	(void)pass;
 	struct backupd *d = userdata;
 	struct job_list jobs = { 0 };
 	bool ok;
+	/* Before any job: a VM our own earlier run (which died) left stopped. */
+	if (pass->first && !watch_dry_run(d->ctx)) {
+		int n = vmbackup_recover_stopped(watch_root(d->ctx), d->node, d->run_dir, on_recovered, d);
+		if (n < 0)
+			jlog(d, LOG_ERR, NULL, "action=recover-stopped result=error", "%s", strerror(-n));
+	}
 	int r = load_jobs(d, &jobs, &ok);
 	if (r < 0)
 		return r;

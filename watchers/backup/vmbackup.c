@@ -503,11 +503,52 @@ static int write_state(struct vmb *b, const char *state)
 	return 0;
 }
 
+/* <run>/backup/stopped/<vmid>: exists while a stop-mode backup has the
+ * VM stopped.  A backup daemon that dies in that window leaves it behind,
+ * and the next start of the daemon writes `running` back
+ * (vmbackup_recover_stopped): a crash must not keep a VM down. */
+static int stop_marker_path(const char *run_dir, const char *name, char **out)
+{
+	return asprintf(out, "%s/backup/stopped%s%s", run_dir, name ? "/" : "", name ? name : "") < 0 ? -ENOMEM : 0;
+}
+
+static int set_stop_marker(struct vmb *b)
+{
+	_cleanup_free_ char *dir = NULL, *path = NULL;
+	char vmid[16];
+	snprintf(vmid, sizeof(vmid), "%u", b->o->vmid);
+	if (stop_marker_path(b->o->run_dir, NULL, &dir) < 0 || stop_marker_path(b->o->run_dir, vmid, &path) < 0)
+		return -ENOMEM;
+	_cleanup_free_ char *parent = g_path_get_dirname(dir);
+	if ((mkdir(parent, 0755) < 0 && errno != EEXIST) || (mkdir(dir, 0755) < 0 && errno != EEXIST))
+		return bfail(b, -errno, "cannot create %s: %s", dir, strerror(errno));
+	_cleanup_free_ char *text = NULL;
+	if (asprintf(&text, "%s\n", b->o->node) < 0)
+		return -ENOMEM;
+	if (!g_file_set_contents(path, text, -1, NULL))
+		return bfail(b, -EIO, "cannot write %s", path);
+	return 0;
+}
+
+static void clear_stop_marker(struct vmb *b)
+{
+	_cleanup_free_ char *path = NULL;
+	char vmid[16];
+	snprintf(vmid, sizeof(vmid), "%u", b->o->vmid);
+	if (stop_marker_path(b->o->run_dir, vmid, &path) == 0)
+		unlink(path);
+}
+
 static int stop_vm(struct vmb *b)
 {
-	int r = write_state(b, "stopped\n");
+	int r = set_stop_marker(b);
 	if (r < 0)
 		return r;
+	r = write_state(b, "stopped\n");
+	if (r < 0) {
+		clear_stop_marker(b);
+		return r;
+	}
 	b->state_changed = true;
 	blog(b, "INFO", "asked the qemu watcher to stop the VM (wrote stopped to %u.state)", b->o->vmid);
 	unsigned limit = b->o->stop_timeout_s ? b->o->stop_timeout_s : 600;
@@ -521,10 +562,48 @@ static int stop_vm(struct vmb *b)
 
 static void restart_vm(struct vmb *b)
 {
-	if (b->state_changed && write_state(b, "running\n") == 0)
+	if (b->state_changed && write_state(b, "running\n") == 0) {
 		blog(b, "INFO", "asked the qemu watcher to start the VM again (wrote running to %u.state)",
 		     b->o->vmid);
+		clear_stop_marker(b);
+	}
 	b->state_changed = false;
+}
+
+int vmbackup_recover_stopped(const char *root, const char *node, const char *run_dir,
+			     void (*report)(void *userdata, unsigned vmid, int error), void *userdata)
+{
+	_cleanup_free_ char *dir = NULL;
+	if (stop_marker_path(run_dir, NULL, &dir) < 0)
+		return -ENOMEM;
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		unsigned long vmid = strtoul(e->d_name, &end, 10);
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || *end || vmid > 999999999)
+			continue;
+		_cleanup_free_ char *marker = NULL, *state = NULL, *text = NULL;
+		if (asprintf(&marker, "%s/%s", dir, e->d_name) < 0 ||
+		    asprintf(&state, "%s/nodes/%s/qemu-server/%lu.state", root, node, vmid) < 0)
+			break;
+		int r = 0;
+		/* Only a `stopped` we wrote is undone: a config gone or moved
+		 * to another node, or a state someone changed since, is left. */
+		if (g_file_get_contents(state, &text, NULL, NULL) && strcmp(text, "stopped\n") == 0 &&
+		    !g_file_set_contents(state, "running\n", -1, NULL))
+			r = -EIO;
+		if (r == 0)
+			unlink(marker);
+		if (report)
+			report(userdata, (unsigned)vmid, r);
+		n++;
+	}
+	closedir(d);
+	return n;
 }
 
 /* ---- the archive ---- */

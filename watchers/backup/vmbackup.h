@@ -30,6 +30,9 @@
  *   stop                   `stopped` is written to <vmid>.state, the backup
  *                          waits until the qemu watcher has ended the QEMU,
  *                          copies the files, then writes `running` back.
+ *                          <run>/backup/stopped/<vmid> exists meanwhile, so
+ *                          that a daemon that died in between restarts the
+ *                          VM when it starts again (vmbackup_recover_stopped).
  * bwlimit (KiB/s) throttles our own copy loop and is the speed of the
  * block jobs. */
 #ifndef PVECFS_BACKUP_VMBACKUP_H
@@ -84,6 +87,13 @@ int vmbackup_run(const struct vmbackup_opts *opts, struct vmbackup_result *res);
  * other negative errnos for I/O failures.  keep: leave the directory
  * (its path is printed). */
 int vmbackup_verify(const char *archive, const char *tmp_base, bool keep, FILE *out, char *err, size_t errlen);
+
+/* For each VM a stop-mode backup stopped and did not start again (the
+ * daemon died): writes `running` back to its .state file if that still
+ * says `stopped`, and removes the marker.  report (may be NULL) is called
+ * per VM with 0 or a negative errno.  Returns the number of VMs found. */
+int vmbackup_recover_stopped(const char *root, const char *node, const char *run_dir,
+			     void (*report)(void *userdata, unsigned vmid, int error), void *userdata);
 
 /* "vzdump-qemu-<vmid>-YYYY_MM_DD-HH_MM_SS" for when (local time). */
 void vmbackup_stem(unsigned vmid, time_t when, char *buf, size_t size);
