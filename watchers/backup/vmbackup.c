@@ -771,6 +771,42 @@ static void write_notes(struct vmb *b)
 
 /* ---- the whole backup ---- */
 
+/* Temporaries of an earlier backup of this VM that died half-way
+ * (.<archive>.tmp, .<stem>.tmp.d/): never renamed, so no listing saw them,
+ * but they would fill the storage.  Only this node backs up this VM, and
+ * one backup at a time, so whatever matches is stale. */
+static void remove_stale_temporaries(struct vmb *b)
+{
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), ".vzdump-qemu-%u-", b->o->vmid);
+	DIR *dir = opendir(b->o->dump_dir);
+	if (!dir)
+		return;
+	struct dirent *e;
+	while ((e = readdir(dir))) {
+		size_t len = strlen(e->d_name);
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		bool is_dir = len > 6 && strcmp(e->d_name + len - 6, ".tmp.d") == 0;
+		if (!is_dir && !(len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0))
+			continue;
+		if (is_dir) {
+			int fd = openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			DIR *sub = fd >= 0 ? fdopendir(fd) : NULL;
+			if (!sub && fd >= 0)
+				close(fd);
+			for (struct dirent *f; sub && (f = readdir(sub));)
+				if (strcmp(f->d_name, ".") && strcmp(f->d_name, ".."))
+					unlinkat(dirfd(sub), f->d_name, 0);
+			if (sub)
+				closedir(sub);
+		}
+		if (unlinkat(dirfd(dir), e->d_name, is_dir ? AT_REMOVEDIR : 0) == 0)
+			blog(b, "WARN", "removed %s, left by an earlier backup that did not finish", e->d_name);
+	}
+	closedir(dir);
+}
+
 static int open_log(struct vmb *b)
 {
 	_cleanup_free_ char *path = NULL;
@@ -834,6 +870,7 @@ int vmbackup_run(const struct vmbackup_opts *opts, struct vmbackup_result *res)
 	if (r == 0) {
 		blog(&b, "INFO", "starting backup of VM %u on node %s into %s/%s", opts->vmid, opts->node,
 		     opts->dump_dir, res->archive);
+		remove_stale_temporaries(&b);
 		r = load_config(&b);
 	}
 	if (r == 0)
