@@ -19,10 +19,12 @@
  *      from starting together.  It first takes the
  *      cluster lock priv/lock/backup-<jobid>-<slot> (a config tree job: one
  *      node per cluster) or priv/lock/backup-<jobid>-<slot>-<node> (a guest
- *      job: each node backs up its own guests, once).  A lock that exists
- *      already means another runner has the slot: the job is skipped, which
- *      is logged and reported.  Locks are not released: they expire on
- *      their own (README "Locks"), so a latecomer within that time skips.
+ *      job: each node backs up its own guests, once), joblock.h: renewed
+ *      while the job runs, marked done when it ends.  A lock that is held
+ *      (not expired) or done means the slot is someone else's or finished:
+ *      the job is skipped, which is logged and reported.  An expired lock
+ *      without `done` is a dead runner's: removed (utime 0, 0) and taken.
+ *      Locks of earlier slots are cleaned up after each pass.
  *   4. sets a timer for the next slot of any job.
  * A job's results go to the status store under "backup/<jobid>" and one
  * cluster-log line per run; retention runs after each successful archive.
