@@ -13,6 +13,7 @@
 
 #include "bkstream.h"
 #include "job.h"
+#include "joblock.h"
 #include "testlib.h"
 
 static time_t utc(const char *text)
@@ -277,6 +278,27 @@ static void test_stagger_key(void)
 	CHECK(strstr(err, "stagger") != NULL);
 }
 
+/* Lock names: the job id may contain '-', the slot is digits, a guest
+ * job's lock ends in exactly -<node>. */
+static void test_lock_names_give_their_slot(void)
+{
+	time_t slot = 0;
+	CHECK(joblock_name_slot("backup-t1-1700000000", "t1", NULL, &slot));
+	CHECK_INT((long long)slot, 1700000000LL);
+	CHECK(joblock_name_slot("backup-a-b-c-42-n1", "a-b-c", "n1", &slot));
+	CHECK_INT((long long)slot, 42LL);
+	CHECK(!joblock_name_slot("backup-a-b-c-42-n1", "a-b-c", "n2", &slot));   /* another node */
+	CHECK(!joblock_name_slot("backup-a-b-c-42-n1", "a-b-c", "n", &slot));    /* node prefix only */
+	CHECK(!joblock_name_slot("backup-a-b-c-42-n1", "a-b-c", NULL, &slot));   /* a tree lock has no node */
+	CHECK(!joblock_name_slot("backup-t1-1700000000", "t1", "n1", &slot));    /* no node where one is needed */
+	CHECK(!joblock_name_slot("backup-t1x-1700000000", "t1", NULL, &slot));   /* another job */
+	CHECK(!joblock_name_slot("backup-a-1-1700000000", "a", NULL, &slot));    /* job "a-1", not "a" */
+	CHECK(!joblock_name_slot("backup-t1-", "t1", NULL, &slot));              /* no slot */
+	CHECK(!joblock_name_slot("backup-t1-12x", "t1", NULL, &slot));
+	CHECK(!joblock_name_slot("ha-t1-12", "t1", NULL, &slot));
+	CHECK(!joblock_name_slot("backup-t1-99999999999999999999", "t1", NULL, &slot)); /* too long */
+}
+
 static const struct test tests[] = {
 	TEST(test_stagger_key),
 	TEST(test_stagger_is_deterministic_per_job_and_node),
@@ -287,6 +309,7 @@ static const struct test tests[] = {
 	TEST(test_state_file_round_trip),
 	TEST(test_streams_round_trip),
 	TEST(test_bad_tar_header_is_refused),
+	TEST(test_lock_names_give_their_slot),
 };
 
 int main(int argc, char **argv)
