@@ -34,10 +34,21 @@
 #define CPG_GROUP "pvecfs"
 #define FRAME_TARGET (1024 * 1024) /* stop packing requests beyond this */
 
+/* Frames of changes in flight at once.  While one is on its way, new
+ * requests queue and leave together in the next frame when it comes back:
+ * a lone writer pays one CPG round as before, and concurrent writers share
+ * frames instead of costing corosync (the bottleneck: CPU per message) one
+ * message each.  A frame older than FRAME_STALE_MS no longer counts: one
+ * that a sync round dropped (its requests time out) must not stall the
+ * queue. */
+#define FRAMES_IN_FLIGHT 2
+#define FRAME_STALE_MS 50
+
 struct request {
 	struct request *next;
 	struct change change; /* strings and data owned by the request */
 	uint64_t counter;     /* frame it travels in */
+	uint64_t sent_ms;     /* when that frame was multicast (monotonic) */
 	int result;
 	bool done;
 	bool abandoned;       /* the submitter timed out: the thread frees it */
@@ -102,6 +113,26 @@ static struct request *request_new(const struct change *c)
 }
 
 static void flush_pending(struct cluster *cl);
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Whether another frame may be multicast now (lock held). */
+static bool window_open(struct cluster *cl)
+{
+	uint64_t now = monotonic_ms(), last = 0;
+	int frames = 0;
+	for (struct request *r = cl->inflight; r; r = r->next) {
+		if (r->counter != last && now - r->sent_ms < FRAME_STALE_MS)
+			frames++;
+		last = r->counter;
+	}
+	return frames < FRAMES_IN_FLIGHT;
+}
 
 /* Completes a request (lock held). */
 static void complete(struct cluster *cl, struct request *r, int result)
@@ -416,7 +447,7 @@ static void send_pending(struct cluster *cl)
 	for (;;) {
 		pthread_mutex_lock(&cl->lock);
 		struct request *batch = cl->pending_head, *last = NULL;
-		if (!batch) {
+		if (!batch || !window_open(cl)) {
 			pthread_mutex_unlock(&cl->lock);
 			return;
 		}
@@ -427,9 +458,11 @@ static void send_pending(struct cluster *cl)
 		size_t count_pos = b.len;
 		msg_put_u32(&b, 0);
 		uint32_t n = 0;
+		uint64_t now = monotonic_ms();
 		for (struct request *r = batch; r && (n == 0 || b.len < FRAME_TARGET); r = r->next) {
 			msg_put_change(&b, &r->change);
 			r->counter = counter;
+			r->sent_ms = now;
 			last = r;
 			n++;
 		}
@@ -473,7 +506,7 @@ static void send_pending(struct cluster *cl)
 static void flush_pending(struct cluster *cl)
 {
 	pthread_mutex_lock(&cl->lock);
-	while (!cl->sending && cl->pending_head) {
+	while (!cl->sending && cl->pending_head && window_open(cl)) {
 		cl->sending = true;
 		pthread_mutex_unlock(&cl->lock);
 		send_pending(cl);
@@ -520,7 +553,12 @@ static void *cluster_thread(void *arg)
 			{ .fd = membership_fd(cl->quorum), .events = POLLIN },
 			{ .fd = cl->wake_fd, .events = POLLIN },
 		};
-		if (poll(fds, 3, 1000) < 0 && errno != EINTR)
+		/* Requests held back by the window are sent when their frame
+		 * comes back, or once it counts as stale. */
+		pthread_mutex_lock(&cl->lock);
+		int timeout = cl->pending_head ? FRAME_STALE_MS / 5 : 1000;
+		pthread_mutex_unlock(&cl->lock);
+		if (poll(fds, 3, timeout) < 0 && errno != EINTR)
 			continue;
 		if (fds[2].revents & POLLIN) {
 			uint64_t v;
