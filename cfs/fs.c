@@ -112,14 +112,58 @@ static int inode_stat(struct fs *fs, uint64_t inode, struct stat *st)
 	return 0;
 }
 
+/* How long the kernel may keep an inode's attributes: private inodes not at
+ * all, so that a stat by anyone but root reaches fs_getattr's check. */
+static double attr_timeout(const struct fs *fs, const struct stat *st)
+{
+	return fs_path_mode_is_private(st->st_mode) ? 0 : fs->timeout;
+}
+
 static void reply_entry_for(fuse_req_t req, struct fs *fs, uint64_t inode)
 {
-	struct fuse_entry_param e = { .ino = inode, .attr_timeout = fs->timeout, .entry_timeout = fs->timeout };
+	struct fuse_entry_param e = { .ino = inode, .entry_timeout = fs->timeout };
 	int r = inode_stat(fs, inode, &e.attr);
+	e.attr_timeout = attr_timeout(fs, &e.attr);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
 		fuse_reply_entry(req, &e);
+}
+
+/* ---- permissions (see fs_path_check_access) ---- */
+
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	gid_t groups[64];
+	int n = fuse_req_getgroups(req, 64, groups);
+	for (int i = 0; i < n && i < 64; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* 0 if the caller may access inode with mask (R_OK | W_OK | X_OK). */
+static int caller_may(fuse_req_t req, struct fs *fs, fuse_ino_t inode, int mask)
+{
+	bool root = fuse_req_ctx(req)->uid == 0;
+	if (root && !(mask & X_OK))
+		return 0;
+	struct stat st;
+	int r = inode_stat(fs, inode, &st);
+	if (r < 0)
+		return r;
+	return fs_path_check_access(st.st_mode, root, !root && caller_in_group(req, st.st_gid), mask);
+}
+
+static int open_mask(int flags)
+{
+	switch (flags & O_ACCMODE) {
+	case O_WRONLY: return W_OK;
+	case O_RDWR: return R_OK | W_OK;
+	default: return R_OK;
+	}
 }
 
 /* ---- paths and submission ---- */
@@ -251,10 +295,16 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			return;
 		}
 	}
-	int r = virtual_is_inode(parent) ? -ENOTDIR : tree_lookup(fs->cfs->tree, parent, name, &a);
+	int r = caller_is_root(req) ? 0 : caller_may(req, fs, parent, X_OK);
+	if (r == 0)
+		r = virtual_is_inode(parent) ? -ENOTDIR : tree_lookup(fs->cfs->tree, parent, name, &a);
 	if (r == -ENOENT) {
-		/* Negative entries are cached too; creations invalidate them. */
-		struct fuse_entry_param e = { .ino = 0, .entry_timeout = fs->timeout };
+		/* Negative entries are cached too (creations invalidate them),
+		 * except in private directories: only root may learn there that
+		 * a name does not exist. */
+		struct stat dir;
+		bool cache = inode_stat(fs, parent, &dir) == 0 && !fs_path_mode_is_private(dir.st_mode);
+		struct fuse_entry_param e = { .ino = 0, .entry_timeout = cache ? fs->timeout : 0 };
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -270,6 +320,11 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs *fs = fs_of(req);
 	struct stat st;
 	int r = inode_stat(fs, ino, &st);
+	/* stat needs search permission on the directory holding the inode. */
+	struct tree_attr a;
+	if (r == 0 && !caller_is_root(req) && !virtual_is_inode(ino) && tree_getattr(fs->cfs->tree, ino, &a) == 0 &&
+	    a.parent)
+		r = caller_may(req, fs, a.parent, X_OK);
 	/* A file replaced by rename while open: answer for the open file. */
 	if (r == -ENOENT && fi && fi->fh && !virtual_is_inode(ino) &&
 	    fs_file_stat((struct fs_file *)(uintptr_t)fi->fh, &st) == 0)
@@ -281,7 +336,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, fs->timeout);
+		fuse_reply_attr(req, &st, attr_timeout(fs, &st));
 }
 
 /* utimens on a lock directory: mtime 0 asks for removal of an expired lock,
@@ -422,7 +477,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	/* An open file being truncated reports its pending size. */
 	if ((to_set & FUSE_SET_ATTR_SIZE) && fi && fi->fh && !virtual_is_inode(ino))
 		st.st_size = (off_t)fs_file_size((struct fs_file *)(uintptr_t)fi->fh);
-	fuse_reply_attr(req, &st, fs->timeout);
+	fuse_reply_attr(req, &st, attr_timeout(fs, &st));
 }
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -618,7 +673,9 @@ static int open_tree_file(fuse_req_t req, struct fs *fs, fuse_ino_t ino, struct 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	int r = virtual_is_inode(ino) ? open_virtual(req, fs, ino, fi) : open_tree_file(req, fs, ino, fi);
+	int r = caller_may(req, fs, ino, open_mask(fi->flags));
+	if (r == 0)
+		r = virtual_is_inode(ino) ? open_virtual(req, fs, ino, fi) : open_tree_file(req, fs, ino, fi);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 }
@@ -674,6 +731,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fs_file *f = NULL;
 	if (r == 0) {
 		fill_stat(fs, &a, path, &e.attr);
+		e.attr_timeout = attr_timeout(fs, &e.attr);
 		r = fs_file_open(fs->cfs->tree, a.inode, created ? (fi->flags & ~O_TRUNC) : fi->flags, &e.attr, &f);
 	}
 	if (r < 0) {
@@ -808,6 +866,8 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int r = virtual_is_inode(ino) ? -ENOTDIR : tree_getattr(fs->cfs->tree, ino, &a);
 	if (r == 0 && a.type != TREE_DIR)
 		r = -ENOTDIR;
+	if (r == 0)
+		r = caller_may(req, fs, ino, R_OK);
 	struct fs_dir *dir = r == 0 ? calloc(1, sizeof(*dir)) : NULL;
 	if (r == 0 && !dir)
 		r = -ENOMEM;
@@ -864,7 +924,8 @@ static void fs_readdir_common(fuse_req_t req, size_t size, off_t off, struct fus
 			bool dot = strcmp(e->name, ".") == 0 || strcmp(e->name, "..") == 0;
 			/* "." and ".." carry no entry: the kernel does not look them up. */
 			struct fuse_entry_param ep = { .ino = dot ? 0 : e->st.st_ino, .attr = e->st,
-						       .attr_timeout = fs->timeout, .entry_timeout = fs->timeout };
+						       .attr_timeout = attr_timeout(fs, &e->st),
+						       .entry_timeout = fs->timeout };
 			ep.attr.st_ino = e->st.st_ino;
 			need = fuse_add_direntry_plus(req, buf + used, size - used, e->name, &ep, (off_t)i + 1);
 		} else {
@@ -885,6 +946,12 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	fs_readdir_common(req, size, off, fi, true);
+}
+
+/* access(2), and chdir: the kernel asks because default_permissions is off. */
+static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	fuse_reply_err(req, mask == F_OK ? 0 : -caller_may(req, fs_of(req), ino, mask));
 }
 
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -958,6 +1025,7 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.flush = fs_flush,
 	.fsync = fs_fsync,
 	.release = fs_release,
+	.access = fs_access,
 	.opendir = fs_opendir,
 	.readdir = fs_readdir,
 	.readdirplus = fs_readdirplus,
@@ -983,7 +1051,7 @@ int fs_mount(struct cfs *cfs, struct fs **out)
 	fs->opened_version = g_hash_table_new(g_direct_hash, g_direct_equal);
 	fs->open_files = g_hash_table_new(g_direct_hash, g_direct_equal);
 
-	char *argv[] = { "pvecfs", "-o", "fsname=pvecfs,subtype=pvecfs,default_permissions,allow_other", NULL };
+	char *argv[] = { "pvecfs", "-o", "fsname=pvecfs,subtype=pvecfs,allow_other", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
 	fuse_opt_free_args(&args);

@@ -3,8 +3,10 @@
  * 0700/0600 for everything in or below priv/ and nodes/<node>/priv/. */
 #include "fs_path.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static bool has_component_prefix(const char *path, const char *prefix)
 {
@@ -29,3 +31,18 @@ mode_t fs_path_mode(const char *path, enum tree_type type)
 		return S_IFDIR | (priv ? 0700 : 0755);
 	return S_IFREG | (priv ? 0600 : 0640);
 }
+
+int fs_path_check_access(mode_t mode, bool is_root, bool in_group, int mask)
+{
+	if (is_root) {
+		bool any_x = (mode & (S_IXUSR | S_IXGRP | S_IXOTH)) != 0;
+		return (mask & X_OK) && !S_ISDIR(mode) && !any_x ? -EACCES : 0;
+	}
+	/* the owner is always root: a caller here gets group or other bits */
+	mode_t bits = in_group ? (mode >> 3) & 7 : mode & 7;
+	if (((mask & R_OK) && !(bits & 4)) || ((mask & W_OK) && !(bits & 2)) || ((mask & X_OK) && !(bits & 1)))
+		return -EACCES;
+	return 0;
+}
+
+bool fs_path_mode_is_private(mode_t mode) { return (mode & (S_IRWXG | S_IRWXO)) == 0; }

@@ -126,8 +126,10 @@ pvecfs_start_at() {
   fi
 }
 
+# Reads .version rather than stat it: a stat may be answered from the kernel's
+# cache of a stale mount that the new daemon has not replaced yet.
 pvecfs_is_up() {
-  kill -0 "$PVECFS_PID" 2>/dev/null && is_mounted "$MNT" && [ -e "$MNT/.version" ]
+  kill -0 "$PVECFS_PID" 2>/dev/null && is_mounted "$MNT" && head -c1 "$MNT/.version" > /dev/null 2>&1
 }
 
 # pvecfs_stop [SIGNAL]: stop the daemon started last and wait until it is gone.

@@ -32,7 +32,7 @@ node_host_mnt() { node_path "$1" "$(node_mnt "$1")"; }
 
 # node_pvecfs_up K: pvecfs runs on node K and its mount answers.
 node_pvecfs_up() {
-  node_alive "$1" pvecfs && node_exec "$1" test -e "$(node_mnt "$1")/.version"
+  node_alive "$1" pvecfs && node_exec "$1" head -c1 "$(node_mnt "$1")/.version" > /dev/null 2>&1
 }
 
 # node_start_pvecfs K [ARGS...]: start pvecfs (cluster mode) on node K and
