@@ -1,6 +1,6 @@
 /* daemon.c - `pvecfs-qemu run`: make this node's QEMU processes match
- * nodes/<node>/qemu-server/<vmid>.conf and <vmid>.state.  Also `status`,
- * `start`, `stop`.
+ * nodes/<node>/qemu-server/<vmid>.conf and <vmid>.state.  This file
+ * decides; actions.c acts and reports (see qemud.h for the split).
  *
  * A controller on the shared watcher loop (watchloop.h): every event under
  * /nodes/ that names a <vmid>.conf or <vmid>.state marks that vmid dirty;
@@ -16,7 +16,7 @@
  *   actual:  the struct vm we hold (started or adopted) and whether its
  *            process is alive.
  *
- * and acts: vm_start, or vm_stop with startup down= (else --shutdown-timeout,
+ * and acts: a start, or a stop with startup down= (else --shutdown-timeout,
  * default 180 s; a guest that ignores ACPI is ended with quit and that is a
  * cluster-log warning); after a stop, taps of the VM still present are
  * removed.  Before a start, what needs the whole node is checked: memory
@@ -26,6 +26,14 @@
  * config that does not parse is reported (file:line: key: reason) and the
  * VM is left as it is.  A running VM whose config changed is reported as
  * `pending` (applied on its next start).
+ *
+ * The starts and stops one pass decides run at once, at the end of the
+ * pass (act_and_report, actions.c): 20 VMs written `running` together
+ * start in about the time of the slowest, not of all of them in a row, and
+ * a VM whose QEMU fails or hangs costs the others nothing (at most
+ * --max-parallel-starts, default 32, QEMUs set up at once: a burst of
+ * hundreds would only share the CPU).  Each VM acted on is looked at again
+ * as soon as its action is done, to publish its new state.
  *
  * Supervision: each QEMU's QMP socket is polled.  A SHUTDOWN event with
  * reason guest-shutdown means the guest powered itself off: the watcher then
@@ -49,80 +57,21 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <glob.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "apiclient.h"
 #include "cleanup.h"
-#include "cmdline.h"
+#include "qemud.h"
 #include "schemas.h"
 #include "sectioncfg.h"
 #include "storage.h"
-#include "tapnet.h"
-#include "vm.h"
-#include "vmconf.h"
-#include "watchloop.h"
-
-#define EXIT_USAGE 2
-#define START_TIMEOUT_MS 60000
-#define RESTART_RESET_S 300
-
-struct qvm {
-	unsigned vmid;
-	struct vm *vm;          /* NULL: not running here as far as we know */
-	int qmp_fd;             /* registered with the loop, or -1 */
-	int64_t started;        /* epoch seconds */
-	char *running_conf;     /* the config text the QEMU was started from */
-	bool guest_off;         /* SHUTDOWN guest-shutdown seen */
-	bool crashed;
-	bool onboot_start;      /* desired running because of onboot at watcher start */
-	bool onboot_waiting;    /* ... and not released by the onboot sequence yet */
-	long long onboot_order; /* startup order= (LLONG_MAX: none, after all others) */
-	long long onboot_up;    /* startup up= seconds to wait after it, 0: none */
-	unsigned restarts;
-	struct watch_backoff restart;
-	int64_t restart_at;     /* monotonic ms: not before */
-	char *error;            /* the last reported error (logged once) */
-	char *warnings;         /* the last logged warnings, joined by "; " */
-	/* What the running QEMU was started with (for the node's totals and
-	 * the duplicate-MAC check); zero/empty while it is not running. */
-	long long run_memory, run_vcpus;
-	char (*run_macs)[18];
-	size_t n_run_macs;
-};
-
-struct qemud {
-	struct watch_ctx *ctx;
-	const char *node;
-	const char *run_dir;
-	enum qemu_accel accel;
-	unsigned shutdown_timeout_s;
-	bool first_done; /* the first pass of this process happened */
-	long long host_memory_mib; /* MemTotal; 0: unknown */
-	long host_cpus;
-	int64_t onboot_next_ms; /* monotonic: the next onboot group not before */
-	struct qvm **vms;
-	size_t n_vms;
-	char prefix[300]; /* "/nodes/<node>/qemu-server/" */
-};
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int parse_accel(const char *s, enum qemu_accel *accel)
 {
@@ -135,20 +84,6 @@ static int parse_accel(const char *s, enum qemu_accel *accel)
 	else
 		return -EINVAL;
 	return 0;
-}
-
-/* "123" -> 123 if it is a VM id (100..999999999), else 0. */
-static unsigned parse_vmid(const char *s, size_t len)
-{
-	if (len == 0 || len > 9 || s[0] == '0')
-		return 0;
-	unsigned v = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	return v >= 100 ? v : 0;
 }
 
 /* "<vmid>.conf" / "<vmid>.state" -> vmid, else 0. */
@@ -189,34 +124,6 @@ static struct qvm *get_vm(struct qemud *d, unsigned vmid)
 	return q;
 }
 
-static void forget_process(struct qemud *d, struct qvm *q)
-{
-	if (q->qmp_fd >= 0)
-		watch_remove_fd(d->ctx, q->qmp_fd);
-	q->qmp_fd = -1;
-	vm_free(q->vm);
-	q->vm = NULL;
-	free(q->running_conf);
-	q->running_conf = NULL;
-	q->guest_off = false;
-	free(q->run_macs);
-	q->run_macs = NULL;
-	q->n_run_macs = 0;
-	q->run_memory = q->run_vcpus = 0;
-}
-
-/* A QEMU went away: VMs refused because of what ran (a duplicate MAC) may
- * start now, so look at every VM that is in error again. */
-static void recheck_refused(struct qemud *d)
-{
-	for (size_t i = 0; i < d->n_vms; i++)
-		if (!d->vms[i]->vm && d->vms[i]->error) {
-			char key[16];
-			snprintf(key, sizeof(key), "%u", d->vms[i]->vmid);
-			watch_mark_dirty(d->ctx, key);
-		}
-}
-
 static void drop_vm(struct qemud *d, struct qvm *q)
 {
 	forget_process(d, q);
@@ -232,55 +139,12 @@ static void drop_vm(struct qemud *d, struct qvm *q)
 
 /* ---- supervision ---- */
 
-static void on_qmp(struct watch_ctx *ctx, int fd, short revents, void *userdata)
-{
-	(void)revents;
-	struct qvm *q = userdata;
-	struct qmp *qmp = q->vm ? vm_qmp(q->vm) : NULL;
-	char key[16];
-	snprintf(key, sizeof(key), "%u", q->vmid);
-	int r = qmp ? qmp_pump(qmp, 0) : -ECONNRESET;
-	struct qmp_event *ev;
-	while (qmp && qmp_pop_event(qmp, &ev) == 1) {
-		json_object *reason = NULL;
-		if (strcmp(ev->name, "SHUTDOWN") == 0) {
-			const char *why = ev->data && json_object_object_get_ex(ev->data, "reason", &reason)
-						  ? json_object_get_string(reason)
-						  : "";
-			watch_log(ctx, LOG_INFO, "vmid=%u event=shutdown reason=%s", q->vmid, why);
-			if (strcmp(why, "guest-shutdown") == 0)
-				q->guest_off = true;
-			watch_mark_dirty(ctx, key);
-		}
-		qmp_event_free(ev);
-	}
-	if (r == -ECONNRESET) {
-		/* QEMU closed its monitor: it is exiting.  Stop polling the
-		 * fd (it stays readable) and look at the VM now. */
-		watch_remove_fd(ctx, fd);
-		q->qmp_fd = -1;
-		watch_mark_dirty(ctx, key);
-	}
-}
-
-static void watch_process(struct qemud *d, struct qvm *q)
-{
-	struct qmp *qmp = vm_qmp(q->vm);
-	if (qmp && watch_add_fd(d->ctx, qmp_fd(qmp), POLLIN, on_qmp, q) == 0)
-		q->qmp_fd = qmp_fd(qmp);
-}
-
 /* ---- files ---- */
 
-static int vm_file(struct qemud *d, const char *node, unsigned vmid, const char *ext, char **path)
+int vm_file(struct qemud *d, const char *node, unsigned vmid, const char *ext, char **path)
 {
 	return asprintf(path, "%s/nodes/%s/qemu-server/%u.%s", watch_root(d->ctx), node, vmid, ext) < 0 ? -ENOMEM
 												       : 0;
-}
-
-static int run_file(struct qemud *d, unsigned vmid, const char *ext, char **path)
-{
-	return asprintf(path, "%s/qemu/%u.%s", d->run_dir, vmid, ext) < 0 ? -ENOMEM : 0;
 }
 
 /* The desired state file: 1 running, 0 stopped, -ENOENT absent, -EBADMSG. */
@@ -296,18 +160,6 @@ static int read_desired(const char *path)
 	if (strcmp(text, "stopped") == 0)
 		return 0;
 	return -EBADMSG;
-}
-
-static int write_text(const char *path, const char *text)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	size_t len = strlen(text);
-	if (write(fd, text, len) != (ssize_t)len)
-		return -EIO;
-	int r = close(TAKE_FD(fd));
-	return r < 0 ? -errno : 0;
 }
 
 static void print_warning(void *userdata, const struct parse_error *warning)
@@ -390,7 +242,7 @@ static int check_fits_node(struct qemud *d, struct qvm *q, const struct vmconf_v
 			continue;
 		for (size_t j = 0; j < d->n_vms; j++) {
 			const struct qvm *o = d->vms[j];
-			if (o == q || !o->vm)
+			if (o == q || (!o->vm && !o->starting))
 				continue;
 			for (size_t k = 0; k < o->n_run_macs; k++)
 				if (strcasecmp(o->run_macs[k], nic->mac) == 0) {
@@ -403,195 +255,9 @@ static int check_fits_node(struct qemud *d, struct qvm *q, const struct vmconf_v
 	return 0;
 }
 
-#define MAX_WARNINGS 16
-
-struct warnings {
-	size_t n;
-	char text[MAX_WARNINGS][160];
-};
-
-static void warn_add(struct warnings *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn_add(struct warnings *w, const char *fmt, ...)
-{
-	if (w->n == MAX_WARNINGS)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(w->text[w->n++], sizeof(w->text[0]), fmt, ap);
-	va_end(ap);
-}
-
-/* The classic footguns of one config (emulated devices where VirtIO would
- * do, no guest agent, a long snapshot chain) and, for a running VM, of the
- * node it runs on (vCPU overcommit above 3:1, memory overcommit). */
-static void collect_warnings(struct qemud *d, const struct qvm *q, const struct vmconf *conf, struct warnings *w)
-{
-	const struct vmconf_view *view = vmconf_view(conf);
-	for (size_t i = 0; i < view->disk_count; i++) {
-		const struct vmconf_disk *disk = &view->disks[i];
-		if (strcmp(disk->bus, "ide") == 0 && !disk->cdrom)
-			warn_add(w, "%s: emulated IDE disk (slow): use virtio or scsi with virtio-scsi", disk->key);
-	}
-	for (size_t i = 0; i < view->nic_count; i++) {
-		const struct vmconf_nic *nic = &view->nics[i];
-		if (nic->model && (strcmp(nic->model, "e1000") == 0 || strcmp(nic->model, "e1000e") == 0 ||
-				   strcmp(nic->model, "rtl8139") == 0))
-			warn_add(w, "%s: emulated %s NIC (slow): use virtio", nic->key, nic->model);
-	}
-	if (!view->agent)
-		warn_add(w, "no guest agent (agent: 1): no clean freeze for backups, no guest IP report");
-	size_t snapshots = 0;
-	for (size_t i = 0; i < conf->section_count; i++)
-		if (conf->sections[i].kind == VMCONF_SNAPSHOT)
-			snapshots++;
-	if (snapshots > 2)
-		warn_add(w, "%zu snapshots: a long chain slows every disk access; keep at most 2", snapshots);
-	if (!q->vm)
-		return;
-	long long vcpus = 0, memory = 0;
-	for (size_t i = 0; i < d->n_vms; i++)
-		if (d->vms[i]->vm) {
-			vcpus += d->vms[i]->run_vcpus;
-			memory += d->vms[i]->run_memory;
-		}
-	if (d->host_cpus > 0 && vcpus > 3 * d->host_cpus)
-		warn_add(w, "vCPU overcommit on this node: %lld vCPUs of running VMs on %ld CPUs (more than 3:1)",
-			 vcpus, d->host_cpus);
-	if (d->host_memory_mib && memory > d->host_memory_mib)
-		warn_add(w, "memory overcommit on this node: %lld MiB for running VMs, MemTotal %lld MiB", memory,
-			 d->host_memory_mib);
-}
-
-/* Logs the warnings when they changed; returns them as a JSON array. */
-static json_object *report_warnings(struct qemud *d, struct qvm *q, const struct warnings *w)
-{
-	char joined[MAX_WARNINGS * 162] = "";
-	json_object *a = json_object_new_array();
-	for (size_t i = 0; i < w->n; i++) {
-		json_object_array_add(a, json_object_new_string(w->text[i]));
-		if (i)
-			strcat(joined, "; ");
-		strcat(joined, w->text[i]);
-	}
-	if (!q->warnings || strcmp(q->warnings, joined) != 0) {
-		for (size_t i = 0; i < w->n; i++)
-			watch_log(d->ctx, LOG_WARNING, "vmid=%u warning=\"%s\"", q->vmid, w->text[i]);
-		free(q->warnings);
-		q->warnings = strdup(joined);
-	}
-	return a;
-}
-
 /* ---- status ---- */
 
-static void publish(struct qemud *d, struct qvm *q, const char *state, bool pending, const char *lock,
-		    json_object *warnings)
-{
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "state", json_object_new_string(state));
-	json_object_object_add(o, "pid", q->vm ? json_object_new_int(vm_pid(q->vm)) : NULL);
-	json_object_object_add(o, "started", q->vm ? json_object_new_int64(q->started) : NULL);
-	_cleanup_free_ char *qmp = NULL;
-	if (q->vm && run_file(d, q->vmid, "qmp", &qmp) == 0)
-		json_object_object_add(o, "qmp", json_object_new_string(qmp));
-	else
-		json_object_object_add(o, "qmp", NULL);
-	json_object_object_add(o, "pending", json_object_new_boolean(pending));
-	json_object_object_add(o, "error", q->error ? json_object_new_string(q->error) : NULL);
-	if (lock)
-		json_object_object_add(o, "lock", json_object_new_string(lock));
-	json_object_object_add(o, "restarts", json_object_new_int((int)q->restarts));
-	json_object_object_add(o, "warnings", warnings ? warnings : json_object_new_array());
-	char key[32];
-	snprintf(key, sizeof(key), "qemu/%u", q->vmid);
-	watch_status_set(d->ctx, key, o);
-}
-
-/* Records an error: logged when it is new, kept for the status. */
-static void set_error(struct qemud *d, struct qvm *q, const char *action, const char *text)
-{
-	if (!q->error || strcmp(q->error, text) != 0) {
-		char f[1200];
-		size_t len = 0;
-		f[0] = '\0';
-		watch_kv_append(f, sizeof(f), &len, "action", action);
-		watch_kv_append(f, sizeof(f), &len, "result", "error");
-		watch_kv_append(f, sizeof(f), &len, "error", text);
-		watch_log(d->ctx, LOG_ERR, "vmid=%u %s", q->vmid, f);
-	}
-	free(q->error);
-	q->error = strdup(text);
-}
-
-static void clear_error(struct qvm *q)
-{
-	free(q->error);
-	q->error = NULL;
-}
-
 /* ---- actions ---- */
-
-/* Whether our QEMU still runs; notices and reports an exit. */
-static void check_alive(struct qemud *d, struct qvm *q)
-{
-	if (!q->vm)
-		return;
-	/* A closed monitor (qmp_fd -1) means QEMU is on its way out: give
-	 * the exit a moment to complete instead of missing it. */
-	if (vm_wait_exit(q->vm, q->qmp_fd < 0 ? 5000 : 0) == 0)
-		return;
-	if (q->qmp_fd >= 0)
-		on_qmp(d->ctx, q->qmp_fd, 0, q); /* the last events, e.g. SHUTDOWN */
-	pid_t pid = vm_pid(q->vm);
-	if (q->guest_off) {
-		watch_log(d->ctx, LOG_INFO, "vmid=%u event=guest-poweroff pid=%d", q->vmid, (int)pid);
-		_cleanup_free_ char *state = NULL;
-		if (vm_file(d, d->node, q->vmid, "state", &state) == 0 &&
-		    watch_action(d->ctx, "write stopped to %u.state", q->vmid)) {
-			int r = write_text(state, "stopped\n");
-			if (r < 0)
-				watch_log(d->ctx, LOG_ERR, "vmid=%u action=write-state result=error error=\"%s\"",
-					  q->vmid, strerror(-r));
-		}
-		q->onboot_start = false;
-		forget_process(d, q);
-		recheck_refused(d);
-		return;
-	}
-	time_t now = time(NULL);
-	if (now - q->started > RESTART_RESET_S)
-		watch_backoff_reset(&q->restart);
-	unsigned delay = watch_backoff_next(&q->restart);
-	q->restart_at = mono_ms() + delay;
-	q->crashed = true;
-	watch_log(d->ctx, LOG_WARNING, "vmid=%u event=crashed pid=%d restart_after_ms=%u", q->vmid, (int)pid, delay);
-	watch_cluster_log(d->ctx, LOG_ERR, "VM %u crashed: QEMU pid %d exited unexpectedly", q->vmid, (int)pid);
-	forget_process(d, q);
-	recheck_refused(d);
-}
-
-static void try_adopt(struct qemud *d, struct qvm *q, const char *conf_text)
-{
-	_cleanup_free_ char *pid_path = NULL, *qmp_path = NULL;
-	if (run_file(d, q->vmid, "pid", &pid_path) < 0 || run_file(d, q->vmid, "qmp", &qmp_path) < 0)
-		return;
-	if (access(pid_path, F_OK) != 0)
-		return;
-	char err[512] = "";
-	struct vm *vm;
-	int r = vm_adopt(pid_path, qmp_path, 10000, &vm, err, sizeof(err));
-	if (r < 0) {
-		watch_log(d->ctx, LOG_WARNING, "vmid=%u action=adopt result=error error=\"%s\"", q->vmid,
-			  err[0] ? err : strerror(-r));
-		return;
-	}
-	q->vm = vm;
-	struct stat st;
-	q->started = stat(pid_path, &st) == 0 ? st.st_mtime : time(NULL);
-	q->running_conf = conf_text ? strdup(conf_text) : NULL;
-	watch_process(d, q);
-	watch_log(d->ctx, LOG_INFO, "vmid=%u action=adopt result=ok pid=%d", q->vmid, (int)vm_pid(vm));
-}
 
 static void do_start(struct qemud *d, struct qvm *q, const struct vmconf *conf, const char *conf_path,
 		     const char *conf_text)
@@ -601,6 +267,10 @@ static void do_start(struct qemud *d, struct qvm *q, const struct vmconf *conf, 
 	snprintf(key, sizeof(key), "%u", q->vmid);
 	if (q->restart_at > now) {
 		watch_mark_dirty_after(d->ctx, key, (unsigned)(q->restart_at - now));
+		return;
+	}
+	if (d->follow_up) { /* the next pass starts it */
+		watch_mark_dirty(d->ctx, key);
 		return;
 	}
 	char why[1024] = "";
@@ -634,37 +304,13 @@ static void do_start(struct qemud *d, struct qvm *q, const struct vmconf *conf, 
 		qemu_cmd_clear(&cmd);
 		return;
 	}
-	struct vm *vm;
-	r = vm_start(&cmd, START_TIMEOUT_MS, &vm, why, sizeof(why));
-	qemu_cmd_clear(&cmd);
-	if (r < 0) {
-		set_error(d, q, "start", why[0] ? why : strerror(-r));
-		unsigned delay = watch_backoff_next(&q->restart);
-		q->restart_at = mono_ms() + delay;
-		watch_mark_dirty_after(d->ctx, key, delay);
-		return;
+	/* Reserved now, so a VM queued after it in this pass cannot take its
+	 * MAC; released again if the start fails. */
+	remember_resources(q, vmconf_view(conf));
+	if (queue_start(d, q, &cmd, conf_text) < 0) {
+		forget_process(d, q);
+		set_error(d, q, "start", strerror(ENOMEM));
 	}
-	if (q->crashed)
-		q->restarts++;
-	q->crashed = false;
-	q->vm = vm;
-	q->started = time(NULL);
-	q->running_conf = strdup(conf_text);
-	clear_error(q);
-	watch_process(d, q);
-	watch_log(d->ctx, LOG_INFO, "vmid=%u action=start result=ok pid=%d", q->vmid, (int)vm_pid(vm));
-}
-
-/* QEMU takes its taps with it when it exits; a leftover one (persistent,
- * or from a QEMU that died badly) would keep the VM on its bridge. */
-static void remove_taps(struct qemud *d, unsigned vmid)
-{
-	char err[256] = "";
-	int r = tapnet_remove_vm_taps(vmid, err, sizeof(err));
-	if (r > 0)
-		watch_log(d->ctx, LOG_INFO, "vmid=%u action=remove-taps result=ok removed=%d", vmid, r);
-	else if (r < 0)
-		watch_log(d->ctx, LOG_ERR, "vmid=%u action=remove-taps result=error error=\"%s\"", vmid, err);
 }
 
 /* Whether the config of vmid is in another node's directory (a migration)
@@ -683,28 +329,16 @@ static bool config_on_other_node(struct qemud *d, unsigned vmid)
 static void do_stop(struct qemud *d, struct qvm *q, long long down_s, const char *why)
 {
 	unsigned timeout_s = down_s > 0 ? (unsigned)down_s : d->shutdown_timeout_s;
-	if (!watch_action(d->ctx, "stop vm %u (%s)", q->vmid, why))
-		return;
-	watch_log(d->ctx, LOG_INFO, "vmid=%u action=stop reason=\"%s\" timeout_s=%u", q->vmid, why, timeout_s);
-	enum vm_stop_how how = VM_STOPPED_ALREADY;
-	int r = vm_stop(q->vm, (int)(timeout_s * 1000), &how);
-	if (r < 0) {
-		set_error(d, q, "stop", strerror(-r));
+	if (d->follow_up) { /* the next pass stops it */
+		char key[16];
+		snprintf(key, sizeof(key), "%u", q->vmid);
+		watch_mark_dirty(d->ctx, key);
 		return;
 	}
-	static const char *const names[] = { "graceful", "quit", "kill", "already" };
-	watch_log(d->ctx, how == VM_STOPPED_GRACEFULLY || how == VM_STOPPED_ALREADY ? LOG_INFO : LOG_WARNING,
-		  "vmid=%u action=stop result=ok how=%s", q->vmid, names[how]);
-	if (how == VM_STOPPED_BY_QUIT || how == VM_STOPPED_BY_KILL)
-		watch_cluster_log(d->ctx, LOG_WARNING, "VM %u did not shut down within %u s: ended with %s", q->vmid,
-				  timeout_s, how == VM_STOPPED_BY_QUIT ? "quit" : "SIGKILL");
-	q->crashed = false;
-	watch_backoff_reset(&q->restart);
-	q->restart_at = 0;
-	clear_error(q);
-	forget_process(d, q);
-	remove_taps(d, q->vmid);
-	recheck_refused(d);
+	if (!watch_action(d->ctx, "stop vm %u (%s)", q->vmid, why))
+		return;
+	if (queue_stop(d, q, timeout_s, why) < 0)
+		set_error(d, q, "stop", strerror(ENOMEM));
 }
 
 /* ---- reconcile ---- */
@@ -712,7 +346,7 @@ static void do_stop(struct qemud *d, struct qvm *q, long long down_s, const char
 static void reconcile_vm(struct qemud *d, unsigned vmid, bool first)
 {
 	struct qvm *q = get_vm(d, vmid);
-	if (!q)
+	if (!q || q->starting || q->stopping) /* already acted on in this pass */
 		return;
 	_cleanup_free_ char *conf_path = NULL, *state_path = NULL, *text = NULL;
 	if (vm_file(d, d->node, vmid, "conf", &conf_path) < 0 || vm_file(d, d->node, vmid, "state", &state_path) < 0)
@@ -781,6 +415,8 @@ static void reconcile_vm(struct qemud *d, unsigned vmid, bool first)
 		do_stop(d, q, view->startup.down, "desired stopped");
 	else if (!q->crashed)
 		clear_error(q);
+	if (q->starting || q->stopping)
+		return; /* reported once it is done (act_and_report) */
 	pending = q->vm && q->running_conf && strcmp(q->running_conf, text) != 0;
 	if (q->vm && !pending)
 		remember_resources(q, view);
@@ -822,6 +458,24 @@ static int scan_dir(const char *dir, const char *ext, unsigned **ids, size_t *n)
 	}
 	closedir(dh);
 	return r;
+}
+
+static void report_after_action(struct qemud *d, unsigned vmid)
+{
+	d->follow_up = true;
+	reconcile_vm(d, vmid, false);
+	d->follow_up = false;
+}
+
+/* Run the starts and stops the pass queued, all at once; each VM acted on
+ * is looked at again as soon as its action is done, to report its new
+ * state (without acting again: what changed meanwhile is left to the next
+ * pass). */
+static void act_and_report(struct qemud *d)
+{
+	int r = run_actions(d, report_after_action);
+	if (r < 0)
+		watch_log(d->ctx, LOG_ERR, "action=run result=error error=\"%s\"", strerror(-r));
 }
 
 /* The onboot VMs still waiting, lowest startup order first (then vmid). */
@@ -870,6 +524,7 @@ static void run_onboot_sequence(struct qemud *d)
 				watch_log(d->ctx, LOG_INFO, "vmid=%u action=onboot order=none", group[i]);
 			reconcile_vm(d, group[i], false);
 		}
+		act_and_report(d);
 		d->onboot_next_ms = mono_ms() + up * 1000;
 	}
 }
@@ -913,6 +568,7 @@ static int reconcile(struct watch_ctx *ctx, const struct watch_pass *pass, void 
 		}
 		reconcile_vm(d, ids[i], first);
 	}
+	act_and_report(d);
 	if (pass->first)
 		d->first_done = true;
 	if (!watch_should_stop(ctx))
@@ -953,10 +609,11 @@ int qemu_cmd_run(int argc, char **argv)
 		{ "shutdown-timeout", required_argument, NULL, 't' }, { "accel", required_argument, NULL, 'a' },
 		{ "socket", required_argument, NULL, 's' },	   { "state", required_argument, NULL, 'S' },
 		{ "resync-interval", required_argument, NULL, 'i' }, { "debug", no_argument, NULL, 'D' },
+		{ "max-parallel-starts", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char hostname[256];
-	struct qemud d = { .run_dir = "/run/pvecfs", .shutdown_timeout_s = 180 };
+	struct qemud d = { .run_dir = "/run/pvecfs", .shutdown_timeout_s = 180, .max_starts = 32 };
 	const char *prefixes[] = { "/nodes/", "/storage.cfg" };
 	struct watch_options o = { .name = "qemu", .prefixes = prefixes, .n_prefixes = 2, .key_of = key_of,
 				   .reconcile = reconcile, .userdata = &d };
@@ -984,6 +641,13 @@ int qemu_cmd_run(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'P':
+			d.max_starts = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || !*optarg || d.max_starts == 0 || d.max_starts > 1024) {
+				fprintf(stderr, "error: --max-parallel-starts must be 1..1024\n");
+				return EXIT_USAGE;
+			}
+			break;
 		case 'a':
 			if (parse_accel(optarg, &d.accel) < 0) {
 				fprintf(stderr, "error: --accel must be auto, kvm or tcg\n");
@@ -995,7 +659,8 @@ int qemu_cmd_run(int argc, char **argv)
 	}
 	if (optind != argc) {
 		fprintf(stderr, "usage: pvecfs-qemu run [--root DIR] [--node NAME] [--run DIR] [--dry-run] "
-				"[--shutdown-timeout S] [--accel auto|kvm|tcg] [--socket PATH] [--state FILE]\n");
+				"[--shutdown-timeout S] [--accel auto|kvm|tcg] [--socket PATH] [--state FILE] "
+				"[--max-parallel-starts N]\n");
 		return EXIT_USAGE;
 	}
 	if (!d.node) {
@@ -1035,134 +700,3 @@ int qemu_cmd_run(int argc, char **argv)
 	return r < 0 ? 1 : 0;
 }
 
-struct client_opts {
-	const char *socket, *root, *node, *run;
-	bool json;
-};
-
-static int parse_client_opts(int argc, char **argv, struct client_opts *co)
-{
-	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, 's' }, { "root", required_argument, NULL, 'r' },
-		{ "node", required_argument, NULL, 'n' },   { "run", required_argument, NULL, 'R' },
-		{ "json", no_argument, NULL, 'j' },	    { NULL, 0, NULL, 0 },
-	};
-	int c;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': co->socket = optarg; break;
-		case 'r': co->root = optarg; break;
-		case 'n': co->node = optarg; break;
-		case 'R': co->run = optarg; break;
-		case 'j': co->json = true; break;
-		default: return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-static void print_vm_status(const char *node, const char *vmid, const char *value)
-{
-	json_object *o = json_tokener_parse(value), *v;
-	const char *state = o && json_object_object_get_ex(o, "state", &v) ? json_object_get_string(v) : "?";
-	printf("%s %s %s", node, vmid, state);
-	if (o && json_object_object_get_ex(o, "pid", &v) && v)
-		printf(" pid=%d", json_object_get_int(v));
-	if (o && json_object_object_get_ex(o, "pending", &v) && json_object_get_boolean(v))
-		printf(" pending");
-	if (o && json_object_object_get_ex(o, "lock", &v) && v)
-		printf(" lock=%s", json_object_get_string(v));
-	if (o && json_object_object_get_ex(o, "error", &v) && v)
-		printf(" error=\"%s\"", json_object_get_string(v));
-	printf("\n");
-	json_object_put(o);
-}
-
-int qemu_cmd_status(int argc, char **argv)
-{
-	struct client_opts co = { 0 };
-	if (parse_client_opts(argc, argv, &co) < 0 || argc - optind > 1) {
-		fprintf(stderr, "usage: pvecfs-qemu status [vmid] [--socket PATH] [--json]\n");
-		return EXIT_USAGE;
-	}
-	unsigned vmid = 0;
-	if (optind < argc && !(vmid = parse_vmid(argv[optind], strlen(argv[optind])))) {
-		fprintf(stderr, "error: '%s' is not a VM id\n", argv[optind]);
-		return EXIT_USAGE;
-	}
-	struct api_client *c = NULL;
-	int r = api_client_connect(co.socket, &c);
-	json_object *args = json_object_new_object(), *result = NULL;
-	char key[32];
-	if (vmid) {
-		snprintf(key, sizeof(key), "qemu/%u", vmid);
-		json_object_object_add(args, "key", json_object_new_string(key));
-	}
-	if (r == 0)
-		r = api_client_call(c, "nodestatus_get", args, &result, 10000);
-	json_object_put(args);
-	if (r < 0) {
-		fprintf(stderr, "error: %s\n", api_client_error(c));
-		api_client_close(c);
-		return 1;
-	}
-	api_client_close(c);
-	json_object *nodes;
-	bool any = false;
-	if (json_object_object_get_ex(result, "nodes", &nodes)) {
-		json_object_object_foreach(nodes, node, keys) {
-			json_object_object_foreach(keys, k, value) {
-				if (strncmp(k, "qemu/", 5) != 0)
-					continue;
-				any = true;
-				if (co.json)
-					printf("%s %s %s\n", node, k + 5, json_object_get_string(value));
-				else
-					print_vm_status(node, k + 5, json_object_get_string(value));
-			}
-		}
-	}
-	json_object_put(result);
-	if (vmid && !any) {
-		fprintf(stderr, "error: no node reports VM %u\n", vmid);
-		return 1;
-	}
-	return 0;
-}
-
-static int write_state_cmd(int argc, char **argv, const char *state)
-{
-	struct client_opts co = { .root = "/etc/pve" };
-	if (parse_client_opts(argc, argv, &co) < 0 || argc - optind != 1) {
-		fprintf(stderr, "usage: pvecfs-qemu %s <vmid> [--root DIR] [--node NAME]\n",
-			strcmp(state, "running\n") == 0 ? "start" : "stop");
-		return EXIT_USAGE;
-	}
-	unsigned vmid = parse_vmid(argv[optind], strlen(argv[optind]));
-	if (!vmid) {
-		fprintf(stderr, "error: '%s' is not a VM id\n", argv[optind]);
-		return EXIT_USAGE;
-	}
-	char hostname[256];
-	if (!co.node) {
-		watch_short_hostname(hostname, sizeof(hostname));
-		co.node = hostname;
-	}
-	_cleanup_free_ char *conf = NULL, *path = NULL;
-	if (asprintf(&conf, "%s/nodes/%s/qemu-server/%u.conf", co.root, co.node, vmid) < 0 ||
-	    asprintf(&path, "%s/nodes/%s/qemu-server/%u.state", co.root, co.node, vmid) < 0)
-		return 1;
-	if (access(conf, F_OK) != 0) {
-		fprintf(stderr, "error: %s: %s\n", conf, strerror(errno));
-		return 1;
-	}
-	int r = write_text(path, state);
-	if (r < 0) {
-		fprintf(stderr, "error: %s: %s\n", path, strerror(-r));
-		return 1;
-	}
-	return 0;
-}
-
-int qemu_cmd_start(int argc, char **argv) { return write_state_cmd(argc, argv, "running\n"); }
-int qemu_cmd_stop(int argc, char **argv) { return write_state_cmd(argc, argv, "stopped\n"); }

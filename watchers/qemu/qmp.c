@@ -34,6 +34,7 @@ struct qmp {
 	struct qmp_event *head, *tail;
 	unsigned n_events, dropped;
 	int version[3];
+	char command[64];	/* the last command sent (for error texts) */
 	char error[512];
 };
 
@@ -375,20 +376,20 @@ void qmp_close(struct qmp *q)
 	free(q);
 }
 
-static int execute_until(struct qmp *q, const char *command, json_object *arguments, int64_t deadline,
-			 json_object **ret_return)
+/* Write one command line; returns its id in *id. */
+static int send_command(struct qmp *q, const char *command, json_object *arguments, int64_t deadline,
+			int64_t *id)
 {
-	if (ret_return)
-		*ret_return = NULL;
 	q->error[0] = '\0';
-	int64_t id = q->next_id++;
+	snprintf(q->command, sizeof(q->command), "%s", command);
+	*id = q->next_id++;
 	json_object *req = json_object_new_object();
 	if (!req)
 		return -ENOMEM;
 	json_object_object_add(req, "execute", json_object_new_string(command));
 	if (arguments)
 		json_object_object_add(req, "arguments", json_object_get(arguments));
-	json_object_object_add(req, "id", json_object_new_int64(id));
+	json_object_object_add(req, "id", json_object_new_int64(*id));
 	const char *text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	_cleanup_free_ char *line = NULL;
 	if (asprintf(&line, "%s\n", text) < 0)
@@ -396,10 +397,34 @@ static int execute_until(struct qmp *q, const char *command, json_object *argume
 	json_object_put(req);
 	if (!line)
 		return -ENOMEM;
-
 	int r = write_all(q, line, strlen(line), deadline);
 	if (r < 0)
 		return set_error(q, r, "%s: sending failed: %s", command, strerror(-r));
+	return 0;
+}
+
+/* The reply msg to the last command: 0 and *ret_return, or its error. */
+static int take_reply(struct qmp *q, struct qmp_message *msg, json_object **ret_return)
+{
+	int r = 0;
+	if (msg->kind == QMP_MSG_ERROR)
+		r = set_error(q, qmp_error_class_to_errno(msg->error_class), "%s: %s: %s", q->command,
+			      msg->error_class, msg->error_desc);
+	else if (ret_return)
+		*ret_return = json_object_get(msg->value);
+	qmp_message_clear(msg);
+	return r;
+}
+
+static int execute_until(struct qmp *q, const char *command, json_object *arguments, int64_t deadline,
+			 json_object **ret_return)
+{
+	if (ret_return)
+		*ret_return = NULL;
+	int64_t id;
+	int r = send_command(q, command, arguments, deadline, &id);
+	if (r < 0)
+		return r;
 	struct qmp_message msg;
 	r = wait_message(q, id, false, deadline, &msg);
 	if (r == -ETIMEDOUT)
@@ -408,16 +433,7 @@ static int execute_until(struct qmp *q, const char *command, json_object *argume
 		return set_error(q, r, "%s: QEMU closed the connection", command);
 	if (r < 0)
 		return q->error[0] ? r : set_error(q, r, "%s: %s", command, strerror(-r));
-	if (msg.kind == QMP_MSG_ERROR) {
-		r = set_error(q, qmp_error_class_to_errno(msg.error_class), "%s: %s: %s", command,
-			      msg.error_class, msg.error_desc);
-		qmp_message_clear(&msg);
-		return r;
-	}
-	if (ret_return)
-		*ret_return = json_object_get(msg.value);
-	qmp_message_clear(&msg);
-	return 0;
+	return take_reply(q, &msg, ret_return);
 }
 
 int qmp_execute(struct qmp *q, const char *command, json_object *arguments, int timeout_ms,
@@ -552,4 +568,56 @@ int qmp_connect(const char *path, int timeout_ms, struct qmp **ret, char **errms
 	}
 	*ret = q;
 	return 0;
+}
+
+/* ---- non-blocking use ---- */
+
+int qmp_open(const char *path, struct qmp **ret)
+{
+	*ret = NULL;
+	int fd = -1;
+	int r = connect_socket(path, 0, &fd);
+	if (r < 0)
+		return r;
+	struct qmp *q = calloc(1, sizeof(*q));
+	if (!q) {
+		close(fd);
+		return -ENOMEM;
+	}
+	q->fd = fd;
+	q->next_id = 1;
+	*ret = q;
+	return 0;
+}
+
+int qmp_send(struct qmp *q, const char *command, json_object *arguments, int64_t *id)
+{
+	/* A command line is far smaller than the socket buffer: the write
+	 * completes at once unless QEMU stopped reading for a second. */
+	return send_command(q, command, arguments, now_ms() + 1000, id);
+}
+
+int qmp_receive(struct qmp *q, int64_t id, json_object **ret_return)
+{
+	if (ret_return)
+		*ret_return = NULL;
+	for (;;) {
+		struct qmp_message msg;
+		int r = drain_messages(q, id == QMP_ID_GREETING ? -1 : id, id == QMP_ID_GREETING, &msg);
+		if (r < 0)
+			return r;
+		if (r > 0 && id == QMP_ID_GREETING) {
+			read_greeting_version(q, msg.value);
+			qmp_message_clear(&msg);
+			return 1;
+		}
+		if (r > 0)
+			return (r = take_reply(q, &msg, ret_return)) < 0 ? r : 1;
+		r = read_input(q, now_ms());
+		if (r == -ECONNRESET)
+			return set_error(q, r, "%s: QEMU closed the connection",
+					 id == QMP_ID_GREETING ? "greeting" : q->command);
+		if (r <= 0)
+			return r;
+	}
 }

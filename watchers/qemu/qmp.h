@@ -108,6 +108,21 @@ int qmp_wait_event(struct qmp *q, const char *name, int timeout_ms);
  * if the queue is empty. */
 int qmp_pop_event(struct qmp *q, struct qmp_event **ev);
 
+/* Non-blocking use, for a caller that drives many QEMUs from one poll loop
+ * (starting several VMs at once): qmp_open connects without waiting for
+ * anything (-ENOENT / -ECONNREFUSED: nothing listens yet, try again later);
+ * the caller then polls qmp_fd for POLLIN and calls qmp_receive, first for
+ * QMP_ID_GREETING, then for each command it sent with qmp_send (the
+ * handshake, qmp_capabilities, is the caller's first command).  qmp_receive
+ * returns 1 when the awaited message was there (for a command: with
+ * *ret_return, a new reference, or the command's error as a negative errno
+ * with qmp_last_error set), 0 when it has not arrived yet, -ECONNRESET when
+ * QEMU closed the connection.  Events read meanwhile are queued. */
+#define QMP_ID_GREETING 0
+int qmp_open(const char *path, struct qmp **ret);
+int qmp_send(struct qmp *q, const char *command, json_object *arguments, int64_t *id);
+int qmp_receive(struct qmp *q, int64_t id, json_object **ret_return);
+
 /* Text of the last failure on this connection ("" if none). */
 const char *qmp_last_error(const struct qmp *q);
 

@@ -293,64 +293,6 @@ static void exec_qemu(const struct qemu_cmd *cmd, int out_fd)
 	_exit(127);
 }
 
-/* Run QEMU until its -daemonize parent exits; collect what it printed.
- * Returns 0 when it exited with status 0. */
-static int launch_qemu(const struct qemu_cmd *cmd, int64_t deadline, char *err, size_t errlen)
-{
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return set_err(err, errlen, -errno, "pipe: %s", strerror(errno));
-	pid_t child = fork();
-	if (child < 0) {
-		int r = -errno;
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return set_err(err, errlen, r, "fork: %s", strerror(-r));
-	}
-	if (child == 0)
-		exec_qemu(cmd, pipefd[1]);
-	close(pipefd[1]);
-	_cleanup_close_ int rfd = pipefd[0];
-	fcntl(rfd, F_SETFL, O_NONBLOCK);
-
-	char out[1024] = "";
-	size_t out_len = 0;
-	int status = 0;
-	bool exited = false;
-	while (!exited) {
-		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
-		if (poll(&pfd, 1, 100) > 0) {
-			ssize_t n = read(rfd, out + out_len, sizeof(out) - 1 - out_len);
-			if (n > 0)
-				out_len += (size_t)n;
-		}
-		exited = waitpid(child, &status, WNOHANG) == child;
-		if (!exited && now_ms() >= deadline) {
-			kill(child, SIGKILL);
-			waitpid(child, NULL, 0);
-			return set_err(err, errlen, -ETIMEDOUT, "VM %u: QEMU did not finish its set-up in time",
-				       cmd->vmid);
-		}
-	}
-	ssize_t n = read(rfd, out + out_len, sizeof(out) - 1 - out_len);
-	if (n > 0)
-		out_len += (size_t)n;
-	out[out_len] = '\0';
-	while (out_len && (out[out_len - 1] == '\n' || out[out_len - 1] == '\r'))
-		out[--out_len] = '\0';
-	for (char *c = out; *c; c++)
-		if (*c == '\n')
-			*c = ' ';
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return set_err(err, errlen, -EIO, "VM %u: QEMU failed (%s %d): %s", cmd->vmid,
-			       WIFEXITED(status) ? "exit status" : "signal",
-			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-			       out_len ? out : "no message");
-	if (out_len)
-		log_warn("VM %u: QEMU said: %s", cmd->vmid, out);
-	return 0;
-}
-
 static int attach_nics(const struct qemu_cmd *cmd, struct vm *vm, int64_t deadline, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < cmd->n_nics; i++) {
@@ -380,20 +322,47 @@ static int attach_nics(const struct qemu_cmd *cmd, struct vm *vm, int64_t deadli
 	return 0;
 }
 
-/* The VM is set up and paused: let it run and confirm. */
-static int resume_and_confirm(const struct qemu_cmd *cmd, struct vm *vm, int64_t deadline, char *err,
-			      size_t errlen)
+/* One start in progress.  It owns everything of its VM until it is taken
+ * (vm_launch_take) or freed; nothing is shared between launches. */
+enum launch_stage {
+	LAUNCH_SETUP,	 /* QEMU's -daemonize parent runs: collect its output */
+	LAUNCH_CONNECT,	 /* it exited 0: connect to the QMP socket */
+	LAUNCH_GREETING, /* connected: wait for the greeting */
+	LAUNCH_CAPS,	 /* qmp_capabilities sent */
+	LAUNCH_CONT,	 /* taps attached, cont sent */
+	LAUNCH_STATUS,	 /* query-status sent */
+	LAUNCH_DONE,	 /* running: the vm can be taken */
+	LAUNCH_FAILED,	 /* err says why; QEMU is gone */
+};
+
+struct vm_launch {
+	const struct qemu_cmd *cmd; /* borrowed until the launch is done */
+	struct vm *vm;
+	enum launch_stage stage;
+	int64_t deadline;
+	int64_t retry_at; /* LAUNCH_CONNECT: the next connect attempt */
+	pid_t child;	  /* the -daemonize parent, our child */
+	int child_fd;	  /* its pidfd */
+	int out_fd;	  /* its stdout+stderr */
+	char out[1024];
+	size_t out_len;
+	int64_t qmp_id; /* the reply awaited */
+	int result;
+	char err[1024];
+};
+
+static void launch_close_setup(struct vm_launch *l)
 {
-	int r = qmp_execute(vm->qmp, "cont", NULL, ms_left(deadline), NULL);
-	if (r < 0)
-		return set_err(err, errlen, r, "VM %u: %s", cmd->vmid, qmp_last_error(vm->qmp));
-	_cleanup_free_ char *status = NULL;
-	r = vm_query_status(vm, ms_left(deadline), &status);
-	if (r < 0)
-		return set_err(err, errlen, r, "VM %u: query-status: %s", cmd->vmid, qmp_last_error(vm->qmp));
-	if (strcmp(status, "running") != 0)
-		return set_err(err, errlen, -EIO, "VM %u: QEMU is '%s' after cont, not running", cmd->vmid, status);
-	return 0;
+	if (l->child > 0) {
+		kill(l->child, SIGKILL);
+		waitpid(l->child, NULL, 0);
+		l->child = 0;
+	}
+	if (l->child_fd >= 0)
+		close(l->child_fd);
+	if (l->out_fd >= 0)
+		close(l->out_fd);
+	l->child_fd = l->out_fd = -1;
 }
 
 /* A start failed after QEMU was launched: end that QEMU, leave nothing. */
@@ -407,10 +376,40 @@ static void abort_start(struct vm *vm)
 	unlink(vm->qmp_path);
 }
 
-int vm_start(const struct qemu_cmd *cmd, int timeout_ms, struct vm **ret, char *err, size_t errlen)
+static int launch_fail(struct vm_launch *l, int r)
+{
+	bool in_setup = l->stage == LAUNCH_SETUP;
+	launch_close_setup(l);
+	/* A QEMU stuck in its set-up (e.g. a chardev waiting for a client) has
+	 * already daemonized and written its pid file: end it too. */
+	if (in_setup && l->vm->pidfd < 0 && pin_process(l->vm, NULL, 0) < 0 && l->vm->pidfd >= 0) {
+		close(l->vm->pidfd); /* not that QEMU: never signal it */
+		l->vm->pidfd = -1;
+	}
+	abort_start(l->vm);
+	l->stage = LAUNCH_FAILED;
+	l->result = r;
+	if (!l->err[0])
+		snprintf(l->err, sizeof(l->err), "VM %u: %s", l->cmd->vmid, strerror(-r));
+	return r;
+}
+
+void vm_launch_free(struct vm_launch *l)
+{
+	if (!l)
+		return;
+	if (l->stage != LAUNCH_DONE && l->stage != LAUNCH_FAILED && l->vm)
+		launch_fail(l, -ECANCELED);
+	launch_close_setup(l);
+	vm_free(l->vm);
+	free(l);
+}
+
+static void launch_freep(struct vm_launch **l) { vm_launch_free(*l); }
+
+int vm_launch_begin(const struct qemu_cmd *cmd, int timeout_ms, struct vm_launch **ret, char *err, size_t errlen)
 {
 	*ret = NULL;
-	int64_t deadline = now_ms() + timeout_ms;
 	int r = check_not_running(cmd, err, errlen);
 	if (r < 0)
 		return r;
@@ -422,26 +421,221 @@ int vm_start(const struct qemu_cmd *cmd, int timeout_ms, struct vm **ret, char *
 	/* A pid file left by a QEMU that died without removing it. */
 	unlink(cmd->pid_path);
 
-	_cleanup_(vm_freep) struct vm *vm = vm_new(cmd->pid_path, cmd->qmp_path);
-	if (!vm)
+	_cleanup_(launch_freep) struct vm_launch *l = calloc(1, sizeof(*l));
+	if (!l)
 		return -ENOMEM;
-	r = launch_qemu(cmd, deadline, err, errlen);
+	l->cmd = cmd;
+	l->child_fd = l->out_fd = -1;
+	l->deadline = now_ms() + timeout_ms;
+	if (!(l->vm = vm_new(cmd->pid_path, cmd->qmp_path)))
+		return -ENOMEM;
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
+		return set_err(err, errlen, -errno, "pipe: %s", strerror(errno));
+	l->out_fd = pipefd[0];
+	pid_t child = fork();
+	if (child < 0) {
+		close(pipefd[1]);
+		return set_err(err, errlen, -errno, "fork: %s", strerror(errno));
+	}
+	if (child == 0)
+		exec_qemu(cmd, pipefd[1]);
+	close(pipefd[1]);
+	l->child = child;
+	l->child_fd = pidfd_open_pid(child);
+	if (l->child_fd < 0)
+		return set_err(err, errlen, l->child_fd, "pidfd_open: %s", strerror(-l->child_fd));
+	*ret = TAKE_PTR(l);
+	return 0;
+}
+
+static void collect_output(struct vm_launch *l)
+{
+	ssize_t n;
+	while (l->out_len < sizeof(l->out) - 1 &&
+	       (n = read(l->out_fd, l->out + l->out_len, sizeof(l->out) - 1 - l->out_len)) > 0)
+		l->out_len += (size_t)n;
+	l->out[l->out_len] = '\0';
+}
+
+/* The -daemonize parent exits once QEMU is set up (or failed to be). */
+static int launch_step_setup(struct vm_launch *l)
+{
+	collect_output(l);
+	int status = 0;
+	if (waitpid(l->child, &status, WNOHANG) != l->child)
+		return 0;
+	l->child = 0;
+	collect_output(l);
+	launch_close_setup(l);
+	char *out = l->out;
+	size_t len = l->out_len;
+	while (len && (out[len - 1] == '\n' || out[len - 1] == '\r'))
+		out[--len] = '\0';
+	for (char *c = out; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		snprintf(l->err, sizeof(l->err), "VM %u: QEMU failed (%s %d): %.900s", l->cmd->vmid,
+			 WIFEXITED(status) ? "exit status" : "signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), len ? out : "no message");
+		return launch_fail(l, -EIO);
+	}
+	if (len)
+		log_warn("VM %u: QEMU said: %s", l->cmd->vmid, out);
+	int r = pin_process(l->vm, l->err, sizeof(l->err));
+	if (r < 0)
+		return launch_fail(l, r);
+	l->stage = LAUNCH_CONNECT;
+	return 1;
+}
+
+static int launch_step_connect(struct vm_launch *l)
+{
+	if (now_ms() < l->retry_at)
+		return 0;
+	int r = qmp_open(l->vm->qmp_path, &l->vm->qmp);
+	if (r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN) {
+		l->retry_at = now_ms() + 20; /* QEMU still opening it */
+		return 0;
+	}
+	if (r < 0) {
+		snprintf(l->err, sizeof(l->err), "%s: cannot connect: %s", l->vm->qmp_path, strerror(-r));
+		return launch_fail(l, r);
+	}
+	l->stage = LAUNCH_GREETING;
+	l->qmp_id = QMP_ID_GREETING;
+	return 1;
+}
+
+static int launch_send(struct vm_launch *l, const char *command, enum launch_stage next)
+{
+	int r = qmp_send(l->vm->qmp, command, NULL, &l->qmp_id);
+	if (r < 0) {
+		snprintf(l->err, sizeof(l->err), "VM %u: %s", l->cmd->vmid, qmp_last_error(l->vm->qmp));
+		return launch_fail(l, r);
+	}
+	l->stage = next;
+	return 1;
+}
+
+/* A QMP stage: the awaited reply arrived; act on it. */
+static int launch_on_reply(struct vm_launch *l, json_object *ret)
+{
+	switch (l->stage) {
+	case LAUNCH_GREETING: return launch_send(l, "qmp_capabilities", LAUNCH_CAPS);
+	case LAUNCH_CAPS: {
+		int r = attach_nics(l->cmd, l->vm, l->deadline, l->err, sizeof(l->err));
+		return r < 0 ? launch_fail(l, r) : launch_send(l, "cont", LAUNCH_CONT);
+	}
+	case LAUNCH_CONT: return launch_send(l, "query-status", LAUNCH_STATUS);
+	case LAUNCH_STATUS: {
+		json_object *st;
+		const char *status = ret && json_object_object_get_ex(ret, "status", &st) ? json_object_get_string(st)
+											: NULL;
+		if (!status || strcmp(status, "running") != 0) {
+			snprintf(l->err, sizeof(l->err), "VM %u: QEMU is '%s' after cont, not running", l->cmd->vmid,
+				 status ? status : "?");
+			return launch_fail(l, -EIO);
+		}
+		log_info("VM %u: started, pid %d (%s)", l->cmd->vmid, (int)l->vm->pid, l->cmd->kvm ? "KVM" : "TCG");
+		l->stage = LAUNCH_DONE;
+		return 1;
+	}
+	default: return -EINVAL;
+	}
+}
+
+static int launch_step_qmp(struct vm_launch *l)
+{
+	json_object *ret = NULL;
+	int r = qmp_receive(l->vm->qmp, l->qmp_id, &ret);
+	if (r < 0) {
+		const char *why = qmp_last_error(l->vm->qmp);
+		snprintf(l->err, sizeof(l->err), "VM %u: %s", l->cmd->vmid, why[0] ? why : strerror(-r));
+		return launch_fail(l, r);
+	}
+	if (r == 1) {
+		r = launch_on_reply(l, ret);
+	}
+	json_object_put(ret);
+	return r;
+}
+
+int vm_launch_step(struct vm_launch *l)
+{
+	for (;;) {
+		int r;
+		switch (l->stage) {
+		case LAUNCH_SETUP: r = launch_step_setup(l); break;
+		case LAUNCH_CONNECT: r = launch_step_connect(l); break;
+		case LAUNCH_DONE: return 1;
+		case LAUNCH_FAILED: return l->result;
+		default: r = launch_step_qmp(l); break;
+		}
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+	}
+	if (now_ms() >= l->deadline) {
+		snprintf(l->err, sizeof(l->err), "VM %u: %s", l->cmd->vmid,
+			 l->stage == LAUNCH_SETUP ? "QEMU did not finish its set-up in time"
+						  : "QEMU did not answer on its QMP socket in time");
+		return launch_fail(l, -ETIMEDOUT);
+	}
+	return 0;
+}
+
+int vm_launch_poll(const struct vm_launch *l, struct pollfd *pfd, int64_t *wake_ms)
+{
+	*wake_ms = l->deadline;
+	pfd->events = POLLIN;
+	pfd->revents = 0;
+	switch (l->stage) {
+	case LAUNCH_SETUP: pfd->fd = l->child_fd; return 1;
+	case LAUNCH_CONNECT:
+		*wake_ms = l->retry_at < l->deadline ? l->retry_at : l->deadline;
+		return 0;
+	case LAUNCH_DONE:
+	case LAUNCH_FAILED: return 0;
+	default: pfd->fd = qmp_fd(l->vm->qmp); return 1;
+	}
+}
+
+bool vm_launch_finished(const struct vm_launch *l)
+{
+	return l->stage == LAUNCH_DONE || l->stage == LAUNCH_FAILED;
+}
+
+const char *vm_launch_error(const struct vm_launch *l) { return l->err; }
+
+struct vm *vm_launch_take(struct vm_launch *l)
+{
+	return l->stage == LAUNCH_DONE ? TAKE_PTR(l->vm) : NULL;
+}
+
+int vm_start(const struct qemu_cmd *cmd, int timeout_ms, struct vm **ret, char *err, size_t errlen)
+{
+	*ret = NULL;
+	struct vm_launch *l;
+	int r = vm_launch_begin(cmd, timeout_ms, &l, err, errlen);
 	if (r < 0)
 		return r;
-	r = pin_process(vm, err, errlen);
-	if (r >= 0)
-		r = connect_qmp(vm, ms_left(deadline), err, errlen);
-	if (r >= 0)
-		r = attach_nics(cmd, vm, deadline, err, errlen);
-	if (r >= 0)
-		r = resume_and_confirm(cmd, vm, deadline, err, errlen);
-	if (r < 0) {
-		abort_start(vm);
-		return r;
+	while ((r = vm_launch_step(l)) == 0) {
+		struct pollfd pfd;
+		int64_t wake;
+		int n = vm_launch_poll(l, &pfd, &wake);
+		if (poll(&pfd, (nfds_t)n, ms_left(wake)) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
 	}
-	log_info("VM %u: started, pid %d (%s)", cmd->vmid, (int)vm->pid, cmd->kvm ? "KVM" : "TCG");
-	*ret = TAKE_PTR(vm);
-	return 0;
+	if (r < 0)
+		set_err(err, errlen, r, "%s", vm_launch_error(l));
+	*ret = vm_launch_take(l);
+	vm_launch_free(l);
+	return r < 0 ? r : 0;
 }
 
 /* ---- stop ---- */
@@ -457,43 +651,147 @@ static void remove_leftovers(struct vm *vm)
 		unlink(vm->qmp_path);
 }
 
-static int qmp_simple(struct vm *vm, const char *command, int timeout_ms)
+/* One stop in progress: system_powerdown, wait for the exit; quit, wait;
+ * SIGKILL, wait.  Each wait is on the pidfd, so one poll loop serves many
+ * stops, each with its own deadline. */
+enum stop_stage { STOP_POWERDOWN, STOP_QUIT, STOP_KILL, STOP_DONE };
+
+struct vm_stopping {
+	struct vm *vm;	  /* borrowed */
+	int timeout_ms;
+	enum stop_stage stage;
+	int64_t deadline; /* of the current stage */
+	int64_t qmp_id;	  /* the powerdown reply awaited, -1: none */
+	enum vm_stop_how how;
+	int result;
+};
+
+static int stop_send(struct vm *vm, const char *command, int64_t *id)
 {
 	if (!vm->qmp)
 		return -ENOTCONN;
-	return qmp_execute(vm->qmp, command, NULL, timeout_ms, NULL);
+	return qmp_send(vm->qmp, command, NULL, id);
 }
+
+static void stop_finish(struct vm_stopping *s, enum vm_stop_how how, int result)
+{
+	s->how = how;
+	s->result = result;
+	if (result == 0)
+		remove_leftovers(s->vm);
+	s->stage = STOP_DONE;
+}
+
+static void stop_quit(struct vm_stopping *s)
+{
+	log_warn("pid %d: guest did not shut down within %d ms, ending QEMU with quit", (int)s->vm->pid,
+		 s->timeout_ms);
+	int64_t id;
+	int r = stop_send(s->vm, "quit", &id);
+	s->stage = STOP_QUIT;
+	s->qmp_id = -1; /* QEMU may exit before it answers: only the exit counts */
+	s->deadline = r < 0 && r != -ECONNRESET ? 0 /* cannot even ask: kill */ : now_ms() + 10000;
+}
+
+static void stop_kill(struct vm_stopping *s)
+{
+	log_warn("pid %d: QEMU did not exit after quit, killing it", (int)s->vm->pid);
+	int r = pidfd_signal(s->vm->pidfd, SIGKILL);
+	if (r < 0 && r != -ESRCH)
+		return stop_finish(s, VM_STOPPED_BY_KILL, r);
+	s->stage = STOP_KILL;
+	s->deadline = now_ms() + 10000;
+}
+
+int vm_stop_begin(struct vm *vm, int timeout_ms, struct vm_stopping **ret)
+{
+	struct vm_stopping *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	*s = (struct vm_stopping){ .vm = vm, .timeout_ms = timeout_ms, .qmp_id = -1 };
+	*ret = s;
+	if (vm_wait_exit(vm, 0) == 1) {
+		stop_finish(s, VM_STOPPED_ALREADY, 0);
+		return 0;
+	}
+	int r = stop_send(vm, "system_powerdown", &s->qmp_id);
+	if (r < 0 && r != -ECONNRESET) {
+		log_warn("pid %d: system_powerdown failed: %s", (int)vm->pid,
+			 vm->qmp ? qmp_last_error(vm->qmp) : strerror(-r));
+		stop_quit(s);
+		return 0;
+	}
+	if (r < 0)
+		s->qmp_id = -1;
+	s->stage = STOP_POWERDOWN;
+	s->deadline = now_ms() + timeout_ms;
+	return 0;
+}
+
+size_t vm_stop_poll(const struct vm_stopping *s, struct pollfd *pfd, int64_t *wake_ms)
+{
+	*wake_ms = s->deadline;
+	if (s->stage == STOP_DONE)
+		return 0;
+	pfd[0] = (struct pollfd){ .fd = s->vm->pidfd, .events = POLLIN };
+	if (s->qmp_id < 0)
+		return 1;
+	pfd[1] = (struct pollfd){ .fd = qmp_fd(s->vm->qmp), .events = POLLIN };
+	return 2;
+}
+
+int vm_stop_step(struct vm_stopping *s)
+{
+	if (s->stage == STOP_DONE)
+		return 1;
+	struct vm *vm = s->vm;
+	if (vm_wait_exit(vm, 0) == 1) {
+		static const enum vm_stop_how how[] = { VM_STOPPED_GRACEFULLY, VM_STOPPED_BY_QUIT,
+							VM_STOPPED_BY_KILL };
+		stop_finish(s, how[s->stage], 0);
+		return 1;
+	}
+	if (s->qmp_id >= 0) {
+		int r = qmp_receive(vm->qmp, s->qmp_id, NULL);
+		if (r != 0)
+			s->qmp_id = -1;
+		if (r < 0 && r != -ECONNRESET) {
+			log_warn("pid %d: system_powerdown failed: %s", (int)vm->pid, qmp_last_error(vm->qmp));
+			stop_quit(s);
+		}
+	}
+	if (now_ms() < s->deadline)
+		return 0;
+	switch (s->stage) {
+	case STOP_POWERDOWN: stop_quit(s); break;
+	case STOP_QUIT: stop_kill(s); break;
+	default: stop_finish(s, VM_STOPPED_BY_KILL, -ETIMEDOUT); break;
+	}
+	return s->stage == STOP_DONE;
+}
+
+int vm_stop_result(const struct vm_stopping *s, enum vm_stop_how *how)
+{
+	*how = s->how;
+	return s->stage == STOP_DONE ? s->result : -EINPROGRESS;
+}
+
+void vm_stop_free(struct vm_stopping *s) { free(s); }
 
 int vm_stop(struct vm *vm, int timeout_ms, enum vm_stop_how *how)
 {
-	if (vm_wait_exit(vm, 0) == 1) {
-		*how = VM_STOPPED_ALREADY;
-		remove_leftovers(vm);
-		return 0;
-	}
-	int r = qmp_simple(vm, "system_powerdown", 5000);
-	if (r < 0 && r != -ECONNRESET)
-		log_warn("pid %d: system_powerdown failed: %s", (int)vm->pid,
-			 vm->qmp ? qmp_last_error(vm->qmp) : strerror(-r));
-	else if (vm_wait_exit(vm, timeout_ms) == 1) {
-		*how = VM_STOPPED_GRACEFULLY;
-		remove_leftovers(vm);
-		return 0;
-	}
-	log_warn("pid %d: guest did not shut down within %d ms, ending QEMU with quit", (int)vm->pid, timeout_ms);
-	r = qmp_simple(vm, "quit", 5000);
-	if ((r == 0 || r == -ECONNRESET) && vm_wait_exit(vm, 10000) == 1) {
-		*how = VM_STOPPED_BY_QUIT;
-		remove_leftovers(vm);
-		return 0;
-	}
-	log_warn("pid %d: QEMU did not exit after quit, killing it", (int)vm->pid);
-	r = pidfd_signal(vm->pidfd, SIGKILL);
-	if (r < 0 && r != -ESRCH)
+	struct vm_stopping *s;
+	int r = vm_stop_begin(vm, timeout_ms, &s);
+	if (r < 0)
 		return r;
-	if (vm_wait_exit(vm, 10000) != 1)
-		return -ETIMEDOUT;
-	*how = VM_STOPPED_BY_KILL;
-	remove_leftovers(vm);
-	return 0;
+	while (vm_stop_step(s) == 0) {
+		struct pollfd pfd[2];
+		int64_t wake;
+		size_t n = vm_stop_poll(s, pfd, &wake);
+		if (poll(pfd, n, ms_left(wake)) < 0 && errno != EINTR)
+			break;
+	}
+	r = vm_stop_result(s, how);
+	vm_stop_free(s);
+	return r;
 }

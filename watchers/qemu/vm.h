@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "cmdline.h"
@@ -35,6 +36,29 @@ struct vm;
  * runs), -ENOENT (a volume is missing), the QEMU exit status as -EIO with its
  * stderr in err, netlink errors from tapnet.  err gets a one-line reason. */
 int vm_start(const struct qemu_cmd *cmd, int timeout_ms, struct vm **ret, char *err, size_t errlen);
+
+/* Starting several VMs at once: each start is a small state machine (QEMU's
+ * -daemonize parent running -> QMP connect -> greeting -> capabilities ->
+ * taps -> cont -> query-status) whose every step is non-blocking, so one
+ * poll loop drives them all and a slow or failing QEMU delays nobody else.
+ * A launch owns its VM alone until vm_launch_take; vm_launch_free of an
+ * unfinished or failed launch kills its QEMU and removes its files. */
+struct vm_launch;
+struct pollfd;
+/* The checks and the fork/exec; returns at once.  Errors as vm_start. */
+int vm_launch_begin(const struct qemu_cmd *cmd, int timeout_ms, struct vm_launch **ret, char *err,
+		    size_t errlen);
+/* What to wait for: returns 1 with *pfd filled (one fd, POLLIN) or 0 (only
+ * a time); *wake_ms is the monotonic time by which to step anyway. */
+int vm_launch_poll(const struct vm_launch *l, struct pollfd *pfd, int64_t *wake_ms);
+/* Advance as far as possible without blocking: 1 running, 0 in progress,
+ * negative errno failed (vm_launch_error says why; QEMU is gone). */
+int vm_launch_step(struct vm_launch *l);
+bool vm_launch_finished(const struct vm_launch *l);
+const char *vm_launch_error(const struct vm_launch *l);
+/* The started VM (NULL unless the launch succeeded); the caller owns it. */
+struct vm *vm_launch_take(struct vm_launch *l);
+void vm_launch_free(struct vm_launch *l);
 
 /* Find and connect to the running QEMU whose pid file is pid_path and QMP
  * socket qmp_path.  -ENOENT: no pid file; -ESRCH: the process is gone (a
@@ -51,6 +75,20 @@ enum vm_stop_how {
 
 /* Stop gracefully, waiting up to timeout_ms for the guest; see above. */
 int vm_stop(struct vm *vm, int timeout_ms, enum vm_stop_how *how);
+
+/* Stopping several VMs at once, the same way: vm_stop_begin sends
+ * system_powerdown and returns; the caller polls what vm_stop_poll gives
+ * (the pidfd, and the QMP socket until the powerdown is answered; returns
+ * how many of pfd[0..1] it filled) until *wake_ms, and calls vm_stop_step
+ * (1: finished, 0: not yet), which moves on to quit and SIGKILL at each
+ * deadline.  vm_stop_result gives what vm_stop would have returned.  The
+ * vm stays the caller's; free the stopping before the vm. */
+struct vm_stopping;
+int vm_stop_begin(struct vm *vm, int timeout_ms, struct vm_stopping **ret);
+size_t vm_stop_poll(const struct vm_stopping *s, struct pollfd *pfd, int64_t *wake_ms);
+int vm_stop_step(struct vm_stopping *s);
+int vm_stop_result(const struct vm_stopping *s, enum vm_stop_how *how);
+void vm_stop_free(struct vm_stopping *s);
 
 /* QEMU's run state from query-status ("running", "paused", "shutdown"...),
  * malloc'ed. */
