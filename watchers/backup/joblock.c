@@ -112,7 +112,8 @@ bool joblock_name_slot(const char *name, const char *jobid, const char *node, ti
 		return false;
 	const char *p = name + 8 + idlen, *digits = p;
 	long long v = 0;
-	for (; *p >= '0' && *p <= '9' && p - digits < 19; p++)
+	/* at most 18 digits: a 19th could overflow; a longer name is refused */
+	for (; *p >= '0' && *p <= '9' && p - digits < 18; p++)
 		v = v * 10 + (*p - '0');
 	if (p == digits)
 		return false;
