@@ -1,17 +1,21 @@
 /* actions.c - what the qemu watcher does to QEMU processes, and what it
  * says about them (the status store, the log).
  *
- * Starts and stops run together.  A reconcile pass only *decides*: each
- * start or stop it wants is queued here (queue_start, queue_stop), and at
- * the end of the pass run_actions launches every queued QEMU (fork/exec,
- * no waiting) and sends every system_powerdown, then drives all of them
- * from one poll loop: the -daemonize parents' pidfds, the QMP sockets
- * (greeting, capabilities, cont, query-status), the pidfds of QEMUs being
- * stopped, each with its own deadline (vm.h: vm_launch_*, vm_stop_*).  A
- * VM that fails or hangs delays no other: its error goes to its own status
- * when its deadline passes or its QEMU reports it.  No threads: each
- * action owns its launch or stop alone, and results are applied to the
- * VMs one by one after the loop, on the watcher's thread.
+ * Starts and stops run together, on the watcher loop.  A reconcile pass
+ * only *decides*: each start or stop it wants is queued here (queue_start,
+ * queue_stop), and at the end of the pass run_actions launches every
+ * queued QEMU (fork/exec, no waiting) and sends every system_powerdown.
+ * What they wait for goes on the watcher loop: the -daemonize parents'
+ * pidfds, the QMP sockets (greeting, capabilities, cont, query-status),
+ * the pidfds of QEMUs being stopped, and one timerfd for the earliest of
+ * their deadlines (vm.h: vm_launch_*, vm_stop_*).  So the loop keeps
+ * handling events while they run: a VM written `running` while another
+ * waits out a 180 s shutdown timeout starts at once.  A VM that fails or
+ * hangs delays no other: each action is applied to its VM and reported
+ * (reconcile_after_action) as soon as it is finished.  A VM with an action
+ * in flight is left alone by the passes; the report after its action looks
+ * at it again.  No threads: each action owns its launch or stop alone, and
+ * everything runs on the watcher's thread.
  *
  * Supervision: each running QEMU's QMP socket is on the watcher loop
  * (on_qmp); check_alive notices an exit (guest power-off or crash).
@@ -22,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -294,10 +299,15 @@ int queue_stop(struct qemud *d, struct qvm *q, unsigned timeout_s, const char *w
 }
 
 /* Launch or ask: nothing here waits. */
-static void action_begin(struct qemu_action *a)
+static void action_begin(struct qemud *d, struct qemu_action *a)
 {
 	a->begun = true;
 	if (a->stop) {
+		/* The stop reads the monitor now (the powerdown's reply); the
+		 * supervision takes it back if the stop fails. */
+		if (a->q->qmp_fd >= 0)
+			watch_remove_fd(d->ctx, a->q->qmp_fd);
+		a->q->qmp_fd = -1;
 		a->result = vm_stop_begin(a->q->vm, (int)(a->timeout_s * 1000), &a->stopping);
 		return;
 	}
@@ -370,6 +380,7 @@ static void apply_stop(struct qemud *d, struct qemu_action *a)
 	int r = a->stopping ? vm_stop_result(a->stopping, &how) : a->result;
 	if (r < 0) {
 		set_error(d, q, "stop", strerror(-r));
+		watch_process(d, q);
 		return;
 	}
 	static const char *const names[] = { "graceful", "quit", "kill", "already" };
@@ -398,82 +409,139 @@ static bool action_finished(const struct qemu_action *a)
 	return !a->launch || vm_launch_finished(a->launch);
 }
 
-/* Apply a finished action to its VM and tell the caller; frees it. */
-static void action_done(struct qemud *d, struct qemu_action *a, void (*done)(struct qemud *, unsigned))
-{
-	unsigned vmid = a->q->vmid;
-	if (a->stop)
-		apply_stop(d, a);
-	else
-		apply_start(d, a);
-	action_free(a);
-	done(d, vmid);
-}
-
 /* Every stop at once (they wait on guests, not on the CPU); starts up to
- * d->max_starts at a time (QEMU's set-up is CPU work: on a small host, 20
- * at once all finish late, a few at a time finish one group after another). */
-static void begin_more(struct qemud *d, struct qemu_action **as, size_t n)
+ * d->max_starts at a time (QEMU's set-up is CPU work: a burst of hundreds
+ * would only share the CPU). */
+static void begin_more(struct qemud *d)
 {
 	size_t starting = 0;
-	for (size_t i = 0; i < n; i++)
-		if (as[i] && !as[i]->stop && as[i]->begun)
+	for (size_t i = 0; i < d->n_actions; i++)
+		if (!d->actions[i]->stop && d->actions[i]->begun)
 			starting++;
-	for (size_t i = 0; i < n; i++) {
-		if (!as[i] || as[i]->begun)
+	for (size_t i = 0; i < d->n_actions; i++) {
+		struct qemu_action *a = d->actions[i];
+		if (a->begun || (!a->stop && d->max_starts && starting >= d->max_starts))
 			continue;
-		if (!as[i]->stop && d->max_starts && starting >= d->max_starts)
-			continue;
-		starting += !as[i]->stop;
-		action_begin(as[i]);
+		starting += !a->stop;
+		action_begin(d, a);
 	}
 }
 
-int run_actions(struct qemud *d, void (*done)(struct qemud *d, unsigned vmid))
+static void on_action_fd(struct watch_ctx *ctx, int fd, short revents, void *userdata);
+
+static void unregister_fds(struct qemud *d)
 {
-	size_t n = d->n_actions;
-	struct qemu_action **as = TAKE_PTR(d->actions);
-	d->n_actions = 0;
-	if (!n)
-		return 0;
-	int r = 0;
-	_cleanup_free_ struct pollfd *pfds = calloc(2 * n, sizeof(*pfds));
-	if (!pfds)
-		r = -ENOMEM;
-	/* One poll loop for all of them; each is applied (and reported) as
-	 * soon as it is finished, not when the slowest is. */
-	size_t left = n;
-	while (r == 0 && left) {
-		begin_more(d, as, n);
-		size_t n_fds = 0;
-		int64_t wake = INT64_MAX;
-		for (size_t i = 0; i < n; i++) {
-			int64_t w;
-			int k = as[i] ? action_poll(as[i], pfds + n_fds, &w) : -1;
-			if (k < 0)
-				continue;
-			n_fds += (size_t)k;
-			wake = w < wake ? w : wake;
-		}
-		int64_t ms = wake == INT64_MAX ? 0 : wake - mono_ms();
-		/* A spurious wake-up only costs a step: every step is non-blocking. */
-		if (poll(pfds, n_fds, ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms) < 0 && errno != EINTR)
-			r = -errno;
-		for (size_t i = 0; i < n; i++) {
-			if (!as[i])
-				continue;
-			action_step(as[i]);
-			if (action_finished(as[i]) || r < 0) {
-				action_done(d, TAKE_PTR(as[i]), done);
-				left--;
-			}
-		}
+	for (size_t i = 0; i < d->n_action_fds; i++)
+		watch_remove_fd(d->ctx, d->action_fds[i]);
+	d->n_action_fds = 0;
+}
+
+/* Put what the actions in flight wait for on the watcher loop: their fds,
+ * and the earliest deadline on the timerfd. */
+static void register_fds(struct qemud *d)
+{
+	int64_t wake = INT64_MAX;
+	int *fds = realloc(d->action_fds, (2 * d->n_actions + 1) * sizeof(*fds));
+	if (fds)
+		d->action_fds = fds;
+	for (size_t i = 0; i < d->n_actions; i++) {
+		struct pollfd pfds[2];
+		int64_t w;
+		int k = action_poll(d->actions[i], pfds, &w);
+		if (k < 0)
+			continue;
+		wake = w < wake ? w : wake;
+		for (int j = 0; j < k && fds; j++)
+			if (watch_add_fd(d->ctx, pfds[j].fd, POLLIN, on_action_fd, d) == 0)
+				d->action_fds[d->n_action_fds++] = pfds[j].fd;
 	}
-	for (size_t i = 0; i < n; i++) /* only when pfds could not be had */
-		if (as[i]) {
-			as[i]->result = r;
-			action_done(d, TAKE_PTR(as[i]), done);
+	if (!fds) /* no memory for the list: look again soon */
+		wake = mono_ms() + 100;
+	struct itimerspec its = { 0 };
+	if (wake != INT64_MAX) {
+		wake = wake < 1 ? 1 : wake; /* 0 would disarm */
+		its.it_value.tv_sec = wake / 1000;
+		its.it_value.tv_nsec = (wake % 1000) * 1000000;
+	}
+	if (d->action_timer >= 0)
+		timerfd_settime(d->action_timer, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Step every action in flight; apply and report the finished ones; begin
+ * those waiting for a slot. */
+static void progress(struct qemud *d)
+{
+	/* First off the loop: a step may close an fd whose number is then
+	 * reused by someone else. */
+	unregister_fds(d);
+	for (size_t i = 0; i < d->n_actions;) {
+		struct qemu_action *a = d->actions[i];
+		action_step(a);
+		if (!action_finished(a)) {
+			i++;
+			continue;
 		}
-	free(as);
-	return r;
+		d->actions[i] = d->actions[--d->n_actions]; /* order does not matter */
+		unsigned vmid = a->q->vmid;
+		if (a->stop)
+			apply_stop(d, a);
+		else
+			apply_start(d, a);
+		action_free(a);
+		reconcile_after_action(d, vmid);
+		begin_more(d);
+		i = 0; /* the report may have changed the list: start over */
+	}
+	begin_more(d);
+	register_fds(d);
+}
+
+static void on_action_fd(struct watch_ctx *ctx, int fd, short revents, void *userdata)
+{
+	(void)ctx, (void)fd, (void)revents;
+	progress(userdata);
+}
+
+static void on_action_timer(struct watch_ctx *ctx, int fd, short revents, void *userdata)
+{
+	(void)ctx, (void)revents;
+	uint64_t expirations;
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
+	progress(userdata);
+}
+
+void run_actions(struct qemud *d)
+{
+	if (d->action_timer < 0 && d->n_actions) {
+		d->action_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (d->action_timer >= 0 && watch_add_fd(d->ctx, d->action_timer, POLLIN, on_action_timer, d) < 0) {
+			close(d->action_timer);
+			d->action_timer = -1;
+		}
+		if (d->action_timer < 0)
+			watch_log(d->ctx, LOG_ERR, "action=timerfd result=error error=\"%s\"", strerror(errno));
+	}
+	progress(d);
+}
+
+void actions_shutdown(struct qemud *d)
+{
+	unregister_fds(d);
+	/* A start not finished is undone (its QEMU killed: the next watcher
+	 * starts it again); a stop in flight is left to the guest. */
+	for (size_t i = 0; i < d->n_actions; i++) {
+		d->actions[i]->q->starting = d->actions[i]->q->stopping = false;
+		action_free(d->actions[i]);
+	}
+	free(d->actions);
+	d->actions = NULL;
+	d->n_actions = 0;
+	free(d->action_fds);
+	d->action_fds = NULL;
+	if (d->action_timer >= 0) {
+		watch_remove_fd(d->ctx, d->action_timer);
+		close(d->action_timer);
+		d->action_timer = -1;
+	}
 }

@@ -27,8 +27,8 @@
  * VM is left as it is.  A running VM whose config changed is reported as
  * `pending` (applied on its next start).
  *
- * The starts and stops one pass decides run at once, at the end of the
- * pass (act_and_report, actions.c): 20 VMs written `running` together
+ * The starts and stops a pass decides run at once, from the end of the
+ * pass on, on the watcher loop (actions.c): 20 VMs written `running` together
  * start in about the time of the slowest, not of all of them in a row, and
  * a VM whose QEMU fails or hangs costs the others nothing (at most
  * --max-parallel-starts, default 32, QEMUs set up at once: a burst of
@@ -416,7 +416,7 @@ static void reconcile_vm(struct qemud *d, unsigned vmid, bool first)
 	else if (!q->crashed)
 		clear_error(q);
 	if (q->starting || q->stopping)
-		return; /* reported once it is done (act_and_report) */
+		return; /* reported once it is done (reconcile_after_action) */
 	pending = q->vm && q->running_conf && strcmp(q->running_conf, text) != 0;
 	if (q->vm && !pending)
 		remember_resources(q, view);
@@ -460,22 +460,19 @@ static int scan_dir(const char *dir, const char *ext, unsigned **ids, size_t *n)
 	return r;
 }
 
-static void report_after_action(struct qemud *d, unsigned vmid)
+/* Called by actions.c as soon as an action on vmid is done: publish its
+ * new state (without acting again: what changed meanwhile is left to the
+ * next pass), and let the onboot sequence go on once its group is up. */
+void reconcile_after_action(struct qemud *d, unsigned vmid)
 {
 	d->follow_up = true;
 	reconcile_vm(d, vmid, false);
 	d->follow_up = false;
-}
-
-/* Run the starts and stops the pass queued, all at once; each VM acted on
- * is looked at again as soon as its action is done, to report its new
- * state (without acting again: what changed meanwhile is left to the next
- * pass). */
-static void act_and_report(struct qemud *d)
-{
-	int r = run_actions(d, report_after_action);
-	if (r < 0)
-		watch_log(d->ctx, LOG_ERR, "action=run result=error error=\"%s\"", strerror(-r));
+	if (d->onboot_in_flight) {
+		char key[16];
+		snprintf(key, sizeof(key), "%u", vmid);
+		watch_mark_dirty(d->ctx, key); /* a pass, which runs the sequence */
+	}
 }
 
 /* The onboot VMs still waiting, lowest startup order first (then vmid). */
@@ -493,12 +490,26 @@ static struct qvm *next_onboot(struct qemud *d)
 	return best;
 }
 
+static bool onboot_group_starting(const struct qemud *d)
+{
+	for (size_t i = 0; i < d->n_vms; i++)
+		if (d->vms[i]->onboot_start && d->vms[i]->starting)
+			return true;
+	return false;
+}
+
 /* At watcher start, VMs with onboot: 1 (and no .state file) start group by
  * group in startup order= order (no order: last), waiting the group's
  * largest up= seconds after it before the next group.  The wait is a timer
  * on the loop, never a sleep: events keep being handled meanwhile. */
 static void run_onboot_sequence(struct qemud *d)
 {
+	if (d->onboot_in_flight) {
+		if (onboot_group_starting(d))
+			return; /* the report after its last start brings us back */
+		d->onboot_in_flight = false;
+		d->onboot_next_ms = mono_ms() + d->onboot_group_up * 1000;
+	}
 	struct qvm *head;
 	while ((head = next_onboot(d))) {
 		int64_t now = mono_ms();
@@ -524,7 +535,13 @@ static void run_onboot_sequence(struct qemud *d)
 				watch_log(d->ctx, LOG_INFO, "vmid=%u action=onboot order=none", group[i]);
 			reconcile_vm(d, group[i], false);
 		}
-		act_and_report(d);
+		/* up= counts from when the group is running (or failed). */
+		d->onboot_in_flight = true;
+		d->onboot_group_up = up;
+		run_actions(d);
+		if (onboot_group_starting(d))
+			return;
+		d->onboot_in_flight = false;
 		d->onboot_next_ms = mono_ms() + up * 1000;
 	}
 }
@@ -568,7 +585,7 @@ static int reconcile(struct watch_ctx *ctx, const struct watch_pass *pass, void 
 		}
 		reconcile_vm(d, ids[i], first);
 	}
-	act_and_report(d);
+	run_actions(d);
 	if (pass->first)
 		d->first_done = true;
 	if (!watch_should_stop(ctx))
@@ -613,7 +630,7 @@ int qemu_cmd_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	char hostname[256];
-	struct qemud d = { .run_dir = "/run/pvecfs", .shutdown_timeout_s = 180, .max_starts = 32 };
+	struct qemud d = { .run_dir = "/run/pvecfs", .shutdown_timeout_s = 180, .max_starts = 32, .action_timer = -1 };
 	const char *prefixes[] = { "/nodes/", "/storage.cfg" };
 	struct watch_options o = { .name = "qemu", .prefixes = prefixes, .n_prefixes = 2, .key_of = key_of,
 				   .reconcile = reconcile, .userdata = &d };
@@ -693,6 +710,7 @@ int qemu_cmd_run(int argc, char **argv)
 	}
 	r = watch_run(d.ctx);
 	/* Exit leaves the QEMUs running: the next watcher adopts them. */
+	actions_shutdown(&d);
 	while (d.n_vms)
 		drop_vm(&d, d.vms[0]);
 	free(d.vms);

@@ -1,7 +1,7 @@
 /* qemud.h - the state of `pvecfs-qemu run`, shared by its modules:
  *   daemon.c   decides, per VM, what should happen (reconcile, onboot);
  *   actions.c  does it: the starts and stops a pass decided run together
- *              (one poll loop, per-VM deadlines), supervision of running
+ *              (on the watcher loop, per-VM deadlines), supervision of running
  *              QEMUs, adoption, the status store;
  *   warnings.c the footguns of a config and of the node;
  *   ctl.c      the client subcommands and small file helpers.
@@ -68,6 +68,11 @@ struct qemud {
 	size_t n_actions;
 	bool follow_up; /* re-looking at VMs just acted on: queue nothing */
 	unsigned max_starts; /* QEMU starts in flight at once, 0: no limit */
+	int action_timer;    /* timerfd for the actions' deadlines, -1: none yet */
+	int *action_fds;     /* what the actions in flight have on the loop */
+	size_t n_action_fds;
+	bool onboot_in_flight; /* an onboot group is starting */
+	long long onboot_group_up; /* ... and its up= seconds */
 	char prefix[300]; /* "/nodes/<node>/qemu-server/" */
 };
 
@@ -91,13 +96,15 @@ void recheck_refused(struct qemud *d);
 void check_alive(struct qemud *d, struct qvm *q);
 void try_adopt(struct qemud *d, struct qvm *q, const char *conf_text);
 /* actions.c: starts and stops.  queue_start takes cmd over (and zeroes
- * it); run_actions runs everything queued at once and, as each finishes,
- * applies its result to its VM and calls done(d, vmid) (a second look, to
- * report).  done must queue nothing.  Returns 0 or a negative errno (poll
- * failed: what was in flight is ended as failed). */
+ * it); run_actions begins what was queued and puts what it waits for on
+ * the watcher loop; as each action finishes, its result is applied to its
+ * VM and reconcile_after_action(d, vmid) (daemon.c) reports it, which must
+ * queue nothing.  actions_shutdown, at exit, undoes starts in flight. */
 int queue_start(struct qemud *d, struct qvm *q, struct qemu_cmd *cmd, const char *conf_text);
 int queue_stop(struct qemud *d, struct qvm *q, unsigned timeout_s, const char *why);
-int run_actions(struct qemud *d, void (*done)(struct qemud *d, unsigned vmid));
+void run_actions(struct qemud *d);
+void actions_shutdown(struct qemud *d);
+void reconcile_after_action(struct qemud *d, unsigned vmid);
 
 /* warnings.c */
 #define MAX_WARNINGS 16
