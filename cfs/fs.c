@@ -655,6 +655,8 @@ static int open_tree_file(fuse_req_t req, struct fs *fs, fuse_ino_t ino, struct 
 	fill_stat(fs, &a, path, &st);
 	struct fs_file *f;
 	r = fs_file_open(fs->cfs->tree, ino, fi->flags, &st, &f);
+	if (r == -ENOENT)
+		return -ESTALE; /* replaced since tree_getattr above: look it up again */
 	if (r < 0)
 		return r;
 	fi->fh = (uintptr_t)f;
