@@ -299,8 +299,26 @@ static void test_lock_names_give_their_slot(void)
 	CHECK(!joblock_name_slot("backup-t1-99999999999999999999", "t1", NULL, &slot)); /* too long */
 }
 
+/* Any backup lock name gives its job id (to find locks of removed jobs). */
+static void test_lock_names_give_their_job(void)
+{
+	char id[16];
+	CHECK(joblock_name_job("backup-a-b-c-42-n1", "n1", id, sizeof(id)));
+	CHECK_STR(id, "a-b-c");
+	CHECK(joblock_name_job("backup-t1-1700000000", NULL, id, sizeof(id)));
+	CHECK_STR(id, "t1");
+	CHECK(!joblock_name_job("backup-a-42-n2", "n1", id, sizeof(id)));        /* another node's */
+	CHECK(!joblock_name_job("backup-a-42-n2", NULL, id, sizeof(id)));        /* not a tree lock either */
+	CHECK(!joblock_name_job("backup-42", NULL, id, sizeof(id)));             /* no id */
+	CHECK(!joblock_name_job("backup--42", NULL, id, sizeof(id)));            /* empty id */
+	CHECK(!joblock_name_job("backup-a-x", NULL, id, sizeof(id)));            /* no slot */
+	CHECK(!joblock_name_job("backup-a-b-c-d-e-f-g-h-1", NULL, id, 8));      /* id does not fit */
+	CHECK(!joblock_name_job("other-a-1", NULL, id, sizeof(id)));
+}
+
 static const struct test tests[] = {
 	TEST(test_stagger_key),
+	TEST(test_lock_names_give_their_job),
 	TEST(test_stagger_is_deterministic_per_job_and_node),
 	TEST(test_parse_vzdump_and_tree_jobs),
 	TEST(test_vmid_list_selects_only_those),

@@ -602,9 +602,19 @@ static int take_lock(struct backupd *d, const struct job_run *run, char *name, s
 	}
 }
 
-/* Locks of this node's jobs for slots before the last one it handled are
- * no use any more: released if their run is done, removed if they have
- * expired (a dead runner's), kept while someone renews them. */
+/* Whether lock `name` belongs to a job that jobs.cfg no longer has (this
+ * node's runs of it, or its config-tree runs). */
+static bool lock_of_removed_job(const char *name, const char *node, const struct job_list *jobs)
+{
+	char id[256];
+	return (joblock_name_job(name, node, id, sizeof(id)) || joblock_name_job(name, NULL, id, sizeof(id))) &&
+	       !job_find(jobs, id);
+}
+
+/* Locks of this node's jobs for slots before the last one it handled, and
+ * locks of jobs removed from jobs.cfg, are no use any more: released if
+ * their run is done, removed if they have expired (a dead runner's), kept
+ * while someone renews them. */
 static void clean_old_locks(struct backupd *d, const struct job_list *jobs)
 {
 	_cleanup_free_ char *dirpath = NULL;
@@ -619,18 +629,19 @@ static void clean_old_locks(struct backupd *d, const struct job_list *jobs)
 	while ((e = readdir(dir))) {
 		if (strncmp(e->d_name, "backup-", 7) != 0)
 			continue;
-		for (size_t i = 0; i < jobs->n; i++) {
+		bool stale = lock_of_removed_job(e->d_name, d->node, jobs);
+		for (size_t i = 0; i < jobs->n && !stale; i++) {
 			const struct job *job = &jobs->jobs[i];
 			time_t slot, last = job_state_get(&d->state, job->id);
-			char **g;
-			if (!last || !job_runs_on(job, d->node) ||
-			    !joblock_name_slot(e->d_name, job->id, job->kind == JOB_TREE ? NULL : d->node, &slot) ||
-			    slot >= last || !(g = realloc(old, (n + 1) * sizeof(*g))))
-				continue;
-			old = g;
-			old[n++] = strdup(e->d_name);
-			break;
+			stale = last && job_runs_on(job, d->node) &&
+				joblock_name_slot(e->d_name, job->id, job->kind == JOB_TREE ? NULL : d->node, &slot) &&
+				slot < last;
 		}
+		char **g;
+		if (!stale || !(g = realloc(old, (n + 1) * sizeof(*g))))
+			continue;
+		old = g;
+		old[n++] = strdup(e->d_name);
 	}
 	closedir(dir);
 	for (size_t i = 0; i < n; i++) {

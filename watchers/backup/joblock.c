@@ -123,6 +123,34 @@ bool joblock_name_slot(const char *name, const char *jobid, const char *node, ti
 	return true;
 }
 
+bool joblock_name_job(const char *name, const char *node, char *id, size_t len)
+{
+	if (strncmp(name, "backup-", 7) != 0)
+		return false;
+	const char *rest = name + 7, *end = rest + strlen(rest);
+	if (node) {
+		size_t nlen = strlen(node);
+		if ((size_t)(end - rest) < nlen + 1 || strcmp(end - nlen, node) != 0)
+			return false;
+		end -= nlen + 1;
+		if (*end != '-')
+			return false;
+	}
+	const char *digits = end;
+	while (digits > rest && digits[-1] >= '0' && digits[-1] <= '9')
+		digits--;
+	if (digits == end || end - digits > 18 || digits - rest < 2 || digits[-1] != '-')
+		return false;
+	size_t idlen = (size_t)(digits - 1 - rest);
+	if (idlen + 1 > len)
+		return false;
+	memcpy(id, rest, idlen);
+	id[idlen] = '\0';
+	/* the slot must read back the same way */
+	time_t slot;
+	return joblock_name_slot(name, id, node, &slot);
+}
+
 /* ---- the renewer ---- */
 
 struct joblock_renewer {

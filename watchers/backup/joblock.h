@@ -46,6 +46,13 @@ int joblock_remove(const char *root, const char *name);
  * is NULL (a config-tree job), "backup-<jobid>-<slot>-<node>" otherwise. */
 bool joblock_name_slot(const char *name, const char *jobid, const char *node, time_t *slot);
 
+/* The job id of a backup lock name whatever its job: "backup-<id>-<slot>"
+ * (a config-tree job, node NULL) or "backup-<id>-<slot>-<node>".  Copies
+ * the id into id (at most len bytes with the NUL); false if the name is not
+ * of that form or the id does not fit.  Used to find the locks of jobs
+ * that were removed from jobs.cfg. */
+bool joblock_name_job(const char *name, const char *node, char *id, size_t len);
+
 /* A thread renewing a taken lock (utime now) every interval_s seconds. */
 struct joblock_renewer;
 int joblock_renewer_start(const char *root, const char *name, unsigned interval_s, struct joblock_renewer **out);
