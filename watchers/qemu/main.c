@@ -186,7 +186,7 @@ static const struct subcommand subcommands[] = {
 	{ "showcmd", "showcmd <vmid>|<path> [--root DIR] [--node NAME] [--run DIR] [--accel auto|kvm|tcg]",
 	  cmd_showcmd },
 	{ "run", "run [--root DIR] [--node NAME] [--run DIR] [--dry-run] [--shutdown-timeout S] [--accel auto|kvm|tcg]\n"
-		 "      [--socket PATH] [--state FILE] [--resync-interval S] [--debug]",
+		 "      [--max-parallel-starts N] [--socket PATH] [--state FILE] [--resync-interval S] [--debug]",
 	  qemu_cmd_run },
 	{ "status", "status [vmid] [--socket PATH] [--json]", qemu_cmd_status },
 	{ "start", "start <vmid> [--root DIR] [--node NAME]   (writes running to <vmid>.state)", qemu_cmd_start },
