@@ -539,6 +539,20 @@ static int handshake(struct qmp *q, const char *path, int64_t deadline)
 	return 0;
 }
 
+/* A connection on fd (taken over: closed on failure). */
+static int qmp_wrap(int fd, struct qmp **ret)
+{
+	struct qmp *q = calloc(1, sizeof(*q));
+	if (!q) {
+		close(fd);
+		return -ENOMEM;
+	}
+	q->fd = fd;
+	q->next_id = 1;
+	*ret = q;
+	return 0;
+}
+
 int qmp_connect(const char *path, int timeout_ms, struct qmp **ret, char **errmsg)
 {
 	int64_t deadline = now_ms() + timeout_ms;
@@ -552,13 +566,10 @@ int qmp_connect(const char *path, int timeout_ms, struct qmp **ret, char **errms
 			*errmsg = NULL;
 		return r;
 	}
-	struct qmp *q = calloc(1, sizeof(*q));
-	if (!q) {
-		close(fd);
-		return -ENOMEM;
-	}
-	q->fd = fd;
-	q->next_id = 1;
+	struct qmp *q;
+	r = qmp_wrap(fd, &q);
+	if (r < 0)
+		return r;
 	r = handshake(q, path, deadline);
 	if (r < 0) {
 		if (errmsg)
@@ -577,17 +588,7 @@ int qmp_open(const char *path, struct qmp **ret)
 	*ret = NULL;
 	int fd = -1;
 	int r = connect_socket(path, 0, &fd);
-	if (r < 0)
-		return r;
-	struct qmp *q = calloc(1, sizeof(*q));
-	if (!q) {
-		close(fd);
-		return -ENOMEM;
-	}
-	q->fd = fd;
-	q->next_id = 1;
-	*ret = q;
-	return 0;
+	return r < 0 ? r : qmp_wrap(fd, ret);
 }
 
 int qmp_send(struct qmp *q, const char *command, json_object *arguments, int64_t *id)
